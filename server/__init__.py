@@ -1,0 +1,1 @@
+"""fieldsales: a backend for mobile field-sales teams."""

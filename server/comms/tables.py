@@ -1,0 +1,52 @@
+from piccolo.columns import (
+    Boolean,
+    DoublePrecision,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from server.db.columns import ACCOUNT, CONTACT, LEAD, OPPORTUNITY, USER, SyncedRow
+
+ACTIVITY_TYPES = ("visit", "call", "text", "email", "meeting", "note", "task")
+DIRECTIONS = ("in", "out")
+MESSAGE_STATUSES = ("draft", "queued", "sending", "sent", "delivered", "failed", "received")
+VERIFICATIONS = ("verified", "out_of_range", "unverifiable")
+
+
+class Activity(SyncedRow, Table, tablename="activities"):
+    """One interaction with a customer: the highest-volume table phones push."""
+
+    rep_id = ForeignKey(USER)
+    type = Varchar(length=10)
+    direction = Varchar(length=3, default="out")
+    outcome = Varchar(length=20, null=True, default=None)
+    #: Device clock at the moment it happened (business data, never ordering).
+    occurred_at = Timestamptz()
+    #: Server clock when the activity first reached us.
+    received_at = Timestamptz(default=TimestamptzNow())
+    ended_at = Timestamptz(null=True, default=None)  # visit check-out, call end
+    duration_s = Integer(null=True, default=None)
+    lat = DoublePrecision(null=True, default=None)
+    lng = DoublePrecision(null=True, default=None)
+    accuracy_m = DoublePrecision(null=True, default=None)
+    mock_location = Boolean(default=False)
+    account_id = ForeignKey(ACCOUNT, null=True)
+    contact_id = ForeignKey(CONTACT, null=True)
+    lead_id = ForeignKey(LEAD, null=True)
+    opportunity_id = ForeignKey(OPPORTUNITY, null=True)
+    subject = Varchar(length=300, null=True, default=None)
+    body = Text(null=True, default=None)
+    #: Phone number or email address for texts, calls and emails.
+    counterpart = Varchar(length=254, null=True, default=None)
+    #: Messages only: draft, queued, sending, sent, delivered, failed, received.
+    status = Varchar(length=12, null=True, default=None)
+    status_detail = Varchar(length=300, null=True, default=None)
+    provider_ref = Varchar(length=120, null=True, default=None)
+    #: Visits and calls: verified, out_of_range or unverifiable (server-owned).
+    verification = Varchar(length=14, null=True, default=None)
+    distance_m = DoublePrecision(null=True, default=None)

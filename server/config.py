@@ -1,0 +1,74 @@
+"""Settings, read once from ``FIELDSALES_*`` environment variables.
+
+The first run needs no configuration: the database defaults to a SQLite file
+under ``./var/`` and a secret key is generated and stored beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import msgspec
+
+DEFAULT_DATA_DIR = "var"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str
+    secret_key: str
+    data_dir: str = DEFAULT_DATA_DIR
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    #: Largest request body accepted, in bytes (413 above it).
+    max_body_bytes: int = 1_048_576
+    #: Failed-or-not login attempts allowed per (email, client address) per minute.
+    login_attempts_per_minute: int = 10
+    log_level: str = "INFO"
+    #: Hash cost; tests lower it so thousands of users hash quickly.
+    password_time_cost: int = 3
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"FIELDSALES_{name}", default)
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """Return the secret kept in ``data_dir``, creating it on first use."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; keyword arguments win (tests, CLI)."""
+    data_dir = Path(str(overrides.pop("data_dir", None) or _env("DATA_DIR", DEFAULT_DATA_DIR)))
+    url = overrides.pop("database_url", None) or _env("DATABASE_URL")
+    if not url:
+        url = f"sqlite:///{data_dir / 'fieldsales.sqlite3'}"
+    key = overrides.pop("secret_key", None) or _env("SECRET_KEY") or _stored_secret(data_dir)
+    values: dict[str, object] = {"database_url": url, "secret_key": key, "data_dir": str(data_dir)}
+    for field, conv in (
+        ("access_token_ttl_s", int),
+        ("refresh_token_ttl_s", int),
+        ("max_body_bytes", int),
+        ("login_attempts_per_minute", int),
+        ("log_level", str),
+        ("password_time_cost", int),
+    ):
+        raw = _env(field.upper().removesuffix("_S"))
+        if raw is not None:
+            values[field] = conv(raw)
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]

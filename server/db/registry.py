@@ -1,0 +1,36 @@
+"""Every table of the application, in dependency order (parents first)."""
+
+from server.accounts.tables import Account, Contact
+from server.audit.tables import AuditEvent
+from server.auth.tables import AuthSession, Device, RefreshToken
+from server.comms.tables import Activity
+from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner
+from server.orgs.tables import ManagerLink, Organisation, OrgClock, Region, Team, TeamMembership
+from server.pipeline.tables import Lead, Opportunity, StageChange
+from server.users.tables import User
+from server.work.tables import Appointment, Task
+
+ALL_TABLES = (
+    Organisation,
+    OrgClock,
+    User,
+    Region,
+    Team,
+    TeamMembership,
+    ManagerLink,
+    Device,
+    AuthSession,
+    RefreshToken,
+    Account,
+    Contact,
+    Opportunity,
+    Lead,
+    StageChange,
+    Activity,
+    Task,
+    Appointment,
+    Territory,
+    TerritoryOwner,
+    TerritoryAccount,
+    AuditEvent,
+)

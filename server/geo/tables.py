@@ -1,0 +1,44 @@
+from piccolo.columns import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from server.db.columns import ACCOUNT, REGION, TERRITORY, USER, OrgRow, SyncedRow
+
+
+class Territory(SyncedRow, Table, tablename="territories"):
+    """A set of H3 cells (stored compacted) owned by one rep, or several on an overlay layer."""
+
+    name = Varchar(length=200)
+    layer = Varchar(length=40, default="primary")
+    #: Overlay layers may overlap other territories of the same layer.
+    overlay = Boolean(default=False)
+    region_id = ForeignKey(REGION, null=True)
+    parent_id = ForeignKey(TERRITORY, null=True)
+    cells = JSON(default="[]")
+    resolution = Integer(default=7)
+    effective_from = Timestamptz(default=TimestamptzNow())
+    effective_to = Timestamptz(null=True, default=None)
+    #: Bumped when the cells change: phones refetch the map package.
+    geometry_version = Integer(default=1)
+
+
+class TerritoryOwner(OrgRow, Table, tablename="territory_owners"):
+    territory_id = ForeignKey(TERRITORY)
+    user_id = ForeignKey(USER)
+    role = Varchar(length=10, default="primary")  # primary | overlay
+    valid_from = Timestamptz(default=TimestamptzNow())
+    valid_to = Timestamptz(null=True, default=None)
+
+
+class TerritoryAccount(OrgRow, Table, tablename="territory_accounts"):
+    territory_id = ForeignKey(TERRITORY)
+    account_id = ForeignKey(ACCOUNT)
+    valid_from = Timestamptz(default=TimestamptzNow())
+    valid_to = Timestamptz(null=True, default=None)
