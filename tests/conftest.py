@@ -145,3 +145,30 @@ async def db(engine_kind, request, tmp_path) -> AsyncIterator[TestDatabase]:
             admin = await _pg_admin()
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
+
+
+@pytest.fixture
+def settings(db, tmp_path):
+    from server.config import load_settings
+
+    return load_settings(database_url=db.url, secret_key="test-secret-" + "x" * 40,
+                         data_dir=str(tmp_path / "var"), password_time_cost=1,
+                         login_attempts_per_minute=5)
+
+
+@pytest.fixture
+async def client(settings):
+    """HTTP requests through the whole Litestar app (ASGI), on the test database.
+
+    The app's lifespan is not run: the ``db`` fixture has bound the engine on
+    the test's event loop already (Litestar's AsyncTestClient would run the
+    lifespan on another thread's loop, where an asyncpg pool cannot serve the
+    test). ``tests/test_server.py`` runs the real lifespan in a real server.
+    """
+    import httpx
+
+    from server.app import create_app
+
+    transport = httpx.ASGITransport(app=create_app(settings), client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c

@@ -35,6 +35,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class PreconditionFailed(DomainError):
+    """The client's ``If-Match`` version is not the stored one."""
+
+    status = 412
+    code = "version_mismatch"
+
+
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"

@@ -13,7 +13,7 @@ from piccolo.columns import (
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from server.db.columns import ACCOUNT, CONTACT, OPPORTUNITY, USER, OrgRow, SyncedRow
+from server.db.columns import ACCOUNT, CONTACT, OPPORTUNITY, TERRITORY, USER, OrgRow, SyncedRow
 
 LEAD_STATUSES = ("new", "contacted", "qualified", "converted", "disqualified")
 LEAD_SOURCES = ("door_knock", "referral", "web", "event", "cold_call", "partner", "other")
@@ -50,6 +50,8 @@ class Lead(SyncedRow, Table, tablename="leads"):
     lat = DoublePrecision(null=True, default=None)
     lng = DoublePrecision(null=True, default=None)
     h3_cell = Varchar(length=16, null=True, default=None)
+    #: Server-assigned from the lead's cell: unowned leads are visible to the territory's reps.
+    territory_id = ForeignKey(TERRITORY, null=True)
     account_id = ForeignKey(ACCOUNT, null=True)
     contact_id = ForeignKey(CONTACT, null=True)
     opportunity_id = ForeignKey(OPPORTUNITY, null=True)

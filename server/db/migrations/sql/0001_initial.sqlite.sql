@@ -117,6 +117,25 @@ CREATE TABLE "refresh_tokens" (
     "used_at" TIMESTAMPTZ DEFAULT null
 );
 
+CREATE TABLE "territories" (
+    "id" UUID PRIMARY KEY NOT NULL,
+    "org_id" UUID NOT NULL REFERENCES "organisations" ("id") ON DELETE RESTRICT,
+    "version" INTEGER NOT NULL DEFAULT 0,
+    "created_at" TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+    "updated_at" TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+    "deleted_at" TIMESTAMPTZ DEFAULT null,
+    "name" VARCHAR(200) NOT NULL DEFAULT '',
+    "layer" VARCHAR(40) NOT NULL DEFAULT 'primary',
+    "overlay" BOOLEAN NOT NULL DEFAULT false,
+    "region_id" UUID REFERENCES "regions" ("id") ON DELETE RESTRICT,
+    "parent_id" UUID REFERENCES "territories" ("id") ON DELETE RESTRICT,
+    "cells" JSON NOT NULL DEFAULT '[]',
+    "resolution" INTEGER NOT NULL DEFAULT 7,
+    "effective_from" TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+    "effective_to" TIMESTAMPTZ DEFAULT null,
+    "geometry_version" INTEGER NOT NULL DEFAULT 1
+);
+
 CREATE TABLE "accounts" (
     "id" UUID PRIMARY KEY NOT NULL,
     "org_id" UUID NOT NULL REFERENCES "organisations" ("id") ON DELETE RESTRICT,
@@ -206,6 +225,7 @@ CREATE TABLE "leads" (
     "lat" DOUBLE PRECISION DEFAULT null,
     "lng" DOUBLE PRECISION DEFAULT null,
     "h3_cell" VARCHAR(16) DEFAULT null,
+    "territory_id" UUID REFERENCES "territories" ("id") ON DELETE RESTRICT,
     "account_id" UUID REFERENCES "accounts" ("id") ON DELETE RESTRICT,
     "contact_id" UUID REFERENCES "contacts" ("id") ON DELETE RESTRICT,
     "opportunity_id" UUID REFERENCES "opportunities" ("id") ON DELETE RESTRICT,
@@ -300,25 +320,6 @@ CREATE TABLE "appointments" (
     "status" VARCHAR(10) NOT NULL DEFAULT 'scheduled'
 );
 
-CREATE TABLE "territories" (
-    "id" UUID PRIMARY KEY NOT NULL,
-    "org_id" UUID NOT NULL REFERENCES "organisations" ("id") ON DELETE RESTRICT,
-    "version" INTEGER NOT NULL DEFAULT 0,
-    "created_at" TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
-    "updated_at" TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
-    "deleted_at" TIMESTAMPTZ DEFAULT null,
-    "name" VARCHAR(200) NOT NULL DEFAULT '',
-    "layer" VARCHAR(40) NOT NULL DEFAULT 'primary',
-    "overlay" BOOLEAN NOT NULL DEFAULT false,
-    "region_id" UUID REFERENCES "regions" ("id") ON DELETE RESTRICT,
-    "parent_id" UUID REFERENCES "territories" ("id") ON DELETE RESTRICT,
-    "cells" JSON NOT NULL DEFAULT '[]',
-    "resolution" INTEGER NOT NULL DEFAULT 7,
-    "effective_from" TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
-    "effective_to" TIMESTAMPTZ DEFAULT null,
-    "geometry_version" INTEGER NOT NULL DEFAULT 1
-);
-
 CREATE TABLE "territory_owners" (
     "id" UUID PRIMARY KEY NOT NULL,
     "org_id" UUID NOT NULL REFERENCES "organisations" ("id") ON DELETE RESTRICT,
@@ -374,6 +375,7 @@ CREATE INDEX contacts_owner ON contacts (owner_id);
 CREATE INDEX leads_org_version ON leads (org_id, version);
 CREATE INDEX leads_owner_status ON leads (owner_id, status);
 CREATE INDEX leads_org_cell ON leads (org_id, h3_cell);
+CREATE INDEX leads_territory ON leads (territory_id, owner_id);
 CREATE INDEX opportunities_org_version ON opportunities (org_id, version);
 CREATE INDEX opportunities_owner_stage ON opportunities (owner_id, stage);
 CREATE INDEX opportunities_account ON opportunities (account_id);

@@ -1,0 +1,158 @@
+"""The scope matrix (SYNC.md) as Piccolo conditions, one function per table.
+
+A :class:`Scope` is built once per request (or sync pull) from the principal.
+Admins see their whole org; managers see their team (themselves and everyone
+below them); reps see their own rows plus what their territories cover.
+Every condition includes the org, so no query can reach another org's data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from piccolo.columns.combination import And, Or, Where
+from piccolo.table import Table
+
+from server.access.principal import Principal
+from server.access.team import managers_of, reports_of
+from server.accounts.tables import Account, Contact
+from server.comms.tables import Activity
+from server.common.time import utcnow
+from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner
+from server.pipeline.tables import Lead, Opportunity
+from server.users.tables import User
+from server.work.tables import Appointment, Task
+
+#: A rep's offline timeline covers this much history on accounts in scope.
+TIMELINE_DAYS = 90
+
+
+class Scope:
+    def __init__(self, principal: Principal, members: frozenset[uuid.UUID] | None,
+                 directory: frozenset[uuid.UUID] | None) -> None:
+        self.principal = principal
+        #: Users whose rows the caller sees as "team" (None: the whole org).
+        self.members = members
+        #: Users the caller sees in the directory (None: the whole org).
+        self.directory = directory
+
+    @classmethod
+    async def build(cls, principal: Principal) -> "Scope":
+        if principal.is_admin:
+            return cls(principal, None, None)
+        links = [
+            (r["id"], r["manager_id"])
+            for r in await User.select(User.id, User.manager_id).where(
+                (User.org_id == principal.org_id) & User.deleted_at.is_null()
+            )
+        ]
+        me = principal.user_id
+        if principal.is_manager:
+            team = frozenset(reports_of(me, links) | {me})
+            return cls(principal, team, team | frozenset(managers_of(me, links)))
+        chain = managers_of(me, links)
+        mates = {u for u, m in links if chain and m == chain[0]}
+        return cls(principal, frozenset({me}), frozenset(mates | set(chain) | {me}))
+
+    # -- helpers -----------------------------------------------------------
+    @property
+    def org_id(self) -> uuid.UUID:
+        return self.principal.org_id
+
+    def _org(self, table: type[Table]) -> Where:
+        return table.org_id == self.org_id  # type: ignore[attr-defined]
+
+    def _members(self) -> list[uuid.UUID]:
+        assert self.members is not None
+        return sorted(self.members)
+
+    def territory_ids(self):
+        """Sub-select of the territories currently owned by the caller's members."""
+        return TerritoryOwner.select(TerritoryOwner.territory_id).where(
+            (TerritoryOwner.org_id == self.org_id)
+            & TerritoryOwner.user_id.is_in(self._members())
+            & TerritoryOwner.valid_to.is_null()
+        )
+
+    def territory_account_ids(self):
+        return TerritoryAccount.select(TerritoryAccount.account_id).where(
+            (TerritoryAccount.org_id == self.org_id)
+            & TerritoryAccount.territory_id.is_in(self.territory_ids())
+            & TerritoryAccount.valid_to.is_null()
+        )
+
+    def visible_account_ids(self):
+        return Account.select(Account.id).where(self.accounts())
+
+    # -- one condition per table ------------------------------------------
+    def accounts(self) -> Where | And:
+        if self.members is None:
+            return self._org(Account)
+        return self._org(Account) & (
+            Account.owner_id.is_in(self._members()) | Account.id.is_in(self.territory_account_ids())
+        )
+
+    def contacts(self) -> Where | And:
+        if self.members is None:
+            return self._org(Contact)
+        return self._org(Contact) & (
+            Contact.owner_id.is_in(self._members())
+            | Contact.account_id.is_in(self.visible_account_ids())
+        )
+
+    def leads(self) -> Where | And:
+        if self.members is None:
+            return self._org(Lead)
+        unowned_here = Lead.owner_id.is_null() & Lead.territory_id.is_in(self.territory_ids())
+        return self._org(Lead) & (Lead.owner_id.is_in(self._members()) | unowned_here)
+
+    def opportunities(self) -> Where | And:
+        if self.members is None:
+            return self._org(Opportunity)
+        unowned_here = Opportunity.owner_id.is_null() & Opportunity.account_id.is_in(
+            self.territory_account_ids()
+        )
+        return self._org(Opportunity) & (Opportunity.owner_id.is_in(self._members()) | unowned_here)
+
+    def activities(self) -> Where | And:
+        if self.members is None:
+            return self._org(Activity)
+        own = Activity.rep_id.is_in(self._members())
+        if self.principal.is_manager:
+            return self._org(Activity) & own
+        since = utcnow() - timedelta(days=TIMELINE_DAYS)
+        recent_here = (Activity.occurred_at >= since) & Activity.account_id.is_in(
+            self.visible_account_ids()
+        )
+        return self._org(Activity) & (own | recent_here)
+
+    def tasks(self) -> Where | And:
+        if self.members is None:
+            return self._org(Task)
+        return self._org(Task) & Task.assignee_id.is_in(self._members())
+
+    def appointments(self) -> Where | And:
+        if self.members is None:
+            return self._org(Appointment)
+        return self._org(Appointment) & Appointment.assignee_id.is_in(self._members())
+
+    def territories(self) -> Where | And:
+        if self.members is None:
+            return self._org(Territory)
+        return self._org(Territory) & Territory.id.is_in(self.territory_ids())
+
+    def users(self) -> Where | And:
+        if self.directory is None:
+            return self._org(User)
+        return self._org(User) & User.id.is_in(sorted(self.directory))
+
+    def sees_user(self, user_id: uuid.UUID) -> bool:
+        return self.directory is None or user_id in self.directory
+
+    def may_assign_to(self, user_id: uuid.UUID) -> bool:
+        """Owners a caller may give a record to: admins anyone, managers their team, reps themselves."""
+        return self.members is None or user_id in self.members
+
+
+__all__ = ["Scope", "Or", "TIMELINE_DAYS"]

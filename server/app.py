@@ -1,0 +1,74 @@
+"""create_app(settings) -> Litestar. Wiring only."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+import server.db  # noqa: F401  (points Piccolo at our configuration)
+from server.auth.service import AuthService
+from server.config import Settings, load_settings
+from server.db.engine import bind, make_engine, start, stop
+from server.routes import accounts, auth, health
+from server.routes.docs import OFFLINE_SWAGGER, static_assets
+from server.routes.errors import EXCEPTION_HANDLERS
+from server.routes.logs import configure_logging, request_id_middleware
+from server.routes.security import PUBLIC_PATHS, BearerAuthMiddleware, provide_principal, provide_scope
+
+API_VERSION = "1.0.0"
+
+ROUTES = [
+    health.live,
+    health.ready,
+    auth.AuthController,
+    auth.MeController,
+    accounts.AccountController,
+]
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="fieldsales API",
+        version=API_VERSION,
+        description="Backend for mobile field-sales teams. All `/api/v1` routes need a bearer token "
+        "from `POST /api/v1/auth/login` unless marked otherwise.",
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin(**OFFLINE_SWAGGER)],
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar):
+        engine = bind(make_engine(settings.database_url))
+        await start(engine)
+        try:
+            yield
+        finally:
+            await stop(engine)
+
+    return Litestar(
+        route_handlers=[*ROUTES, static_assets()],
+        lifespan=[lifespan],
+        state=State({"settings": settings, "auth": AuthService(settings)}),
+        dependencies={"principal": Provide(provide_principal), "access": Provide(provide_scope)},
+        middleware=[
+            request_id_middleware,
+            DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=openapi_config(),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        request_max_body_size=settings.max_body_bytes,
+    )
+

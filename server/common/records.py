@@ -1,0 +1,96 @@
+"""The storage steps every synced table shares: stamp, fetch in scope, list, patch, tombstone.
+
+Feature services validate and decide; these functions only read and write.
+Every write takes a fresh commit-ordered version (``server.db.clock``) and
+must run inside ``unit_of_work()``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from piccolo.table import Table
+
+from server.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from server.common.keyset import after, clamp_limit, decode_cursor, encode_cursor
+from server.common.time import utcnow
+from server.db.clock import next_version
+from server.db.ids import new_id
+
+
+async def get_visible(table: type[Table], condition, record_id: uuid.UUID, what: str) -> dict:
+    """The live row with ``record_id`` if the caller's scope covers it, else ``NotFound``.
+
+    Rows outside the scope answer exactly like rows that do not exist.
+    """
+    row = await table.select().where(
+        condition & (table._meta.primary_key == record_id) & table.deleted_at.is_null()  # type: ignore[attr-defined]
+    ).first()
+    if row is None:
+        raise NotFound(f"{what} not found")
+    return row
+
+
+async def insert_record(table: type[Table], org_id: uuid.UUID, values: dict[str, Any],
+                        record_id: uuid.UUID | None = None) -> dict:
+    """Insert a row with server-owned columns stamped; a taken id is a ``Conflict``."""
+    record_id = record_id or new_id()
+    if await table.exists().where(table._meta.primary_key == record_id):
+        raise Conflict(f"id {record_id} is already taken", code="id_taken", field="id")
+    now = utcnow()
+    row = {**values, "id": record_id, "org_id": org_id, "created_at": now, "updated_at": now,
+           "deleted_at": None, "version": await next_version(org_id)}
+    await table.insert(table(**row))
+    return await table.select().where(table._meta.primary_key == record_id).first()
+
+
+async def update_record(table: type[Table], row: dict, changes: dict[str, Any],
+                        expected_version: int | None = None) -> dict:
+    """Apply ``changes`` (column name -> value) to ``row``; no-op changes keep the version."""
+    if expected_version is not None and expected_version != row["version"]:
+        raise PreconditionFailed(
+            f"record is at version {row['version']}, not {expected_version}",
+            extra={"current_version": row["version"]},
+        )
+    changes = {k: v for k, v in changes.items() if row.get(k) != v}
+    if not changes:
+        return row
+    stamp = {"updated_at": utcnow(), "version": await next_version(row["org_id"])}
+    columns = {table._meta.get_column_by_name(k): v for k, v in {**changes, **stamp}.items()}
+    await table.update(columns).where(table._meta.primary_key == row["id"])
+    return {**row, **changes, **stamp}
+
+
+async def tombstone(table: type[Table], row: dict) -> None:
+    """Delete as sync needs it: keep the row, mark it deleted, give it a new version."""
+    now = utcnow()
+    await table.update({
+        table.deleted_at: now,  # type: ignore[attr-defined]
+        table.updated_at: now,  # type: ignore[attr-defined]
+        table.version: await next_version(row["org_id"]),  # type: ignore[attr-defined]
+    }).where(table._meta.primary_key == row["id"])
+
+
+async def list_page(table: type[Table], condition, *, sorts: dict[str, str], sort: str,
+                    limit: int | None, cursor: str | None) -> tuple[list[dict], str | None]:
+    """One keyset page of live rows matching ``condition`` in ``sort`` order.
+
+    ``sorts`` maps public sort names (``name``, ``-updated_at``) to columns.
+    """
+    if sort not in sorts:
+        raise Invalid(f"sort must be one of {', '.join(sorts)}", field="sort")
+    limit = clamp_limit(limit)
+    descending = sort.startswith("-")
+    column = table._meta.get_column_by_name(sorts[sort])
+    pk = table._meta.primary_key
+    where = condition & table.deleted_at.is_null()  # type: ignore[attr-defined]
+    if cursor:
+        value, last_id = decode_cursor(cursor, sort)
+        where = where & after(column, pk, value, last_id, descending)
+    order = [column, pk]
+    rows = await table.select().where(where).order_by(*order, ascending=not descending).limit(limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(sort, rows[-1][sorts[sort]], rows[-1]["id"]) if more else None
+    return rows, next_cursor

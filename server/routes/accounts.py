@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from server.access.scope import Scope
+from server.accounts import service
+from server.accounts.schemas import AccountIn, AccountOut, AccountPatch, AccountStatus, account_out
+from server.common.schemas import Page
+from server.db.tx import unit_of_work
+from server.routes.common import etag, if_match_version
+
+IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)]
+
+
+class AccountController(Controller):
+    path = "/api/v1/accounts"
+    tags = ["accounts"]
+
+    @get("/", operation_id="accounts_list")
+    async def list_accounts(
+        self,
+        access: NamedDependency[Scope],
+        owner_id: FromQuery[uuid.UUID | None] = None,
+        unowned: FromQuery[bool] = False,
+        status: FromQuery[AccountStatus | None] = None,
+        q: FromQuery[str | None] = None,
+        updated_since: FromQuery[datetime | None] = None,
+        h3_cell: FromQuery[str | None] = None,
+        sort: FromQuery[str] = "name",
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> Page[AccountOut]:
+        """Accounts in the caller's scope, a keyset page at a time (`q` searches names)."""
+        f = service.AccountFilter(owner_id=owner_id, unowned=unowned, status=status, q=q,
+                                  updated_since=updated_since, h3_cell=h3_cell)
+        rows, nxt = await service.list_accounts(access, f, sort=sort, limit=limit, cursor=cursor)
+        return Page(items=[account_out(r) for r in rows], next_cursor=nxt)
+
+    @post("/", operation_id="accounts_create")
+    async def create_account(self, data: JSONBody[AccountIn], access: NamedDependency[Scope]) -> Response[AccountOut]:
+        async with unit_of_work():
+            row = await service.create_account(access, data)
+        return Response(account_out(row), status_code=201, headers=etag(row["version"]))
+
+    @get("/{account_id:uuid}", operation_id="accounts_get")
+    async def get_account(self, account_id: FromPath[uuid.UUID], access: NamedDependency[Scope]) -> Response[AccountOut]:
+        row = await service.get_account(access, account_id)
+        return Response(account_out(row), headers=etag(row["version"]))
+
+    @patch("/{account_id:uuid}", operation_id="accounts_update")
+    async def update_account(self, account_id: FromPath[uuid.UUID], data: JSONBody[AccountPatch],
+                             access: NamedDependency[Scope],
+                             if_match: IfMatch = None) -> Response[AccountOut]:
+        """Change some fields; send `If-Match: "<version>"` to refuse overwriting newer data (412)."""
+        async with unit_of_work():
+            row = await service.update_account(access, account_id, data, if_match_version(if_match))
+        return Response(account_out(row), headers=etag(row["version"]))
+
+    @delete("/{account_id:uuid}", operation_id="accounts_delete", status_code=HTTP_204_NO_CONTENT)
+    async def delete_account(self, account_id: FromPath[uuid.UUID], access: NamedDependency[Scope]) -> None:
+        async with unit_of_work():
+            await service.delete_account(access, account_id)

@@ -1,0 +1,105 @@
+"""Every error leaves as Problem Details (RFC 9457) with a machine-readable ``code``."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from server.common.errors import DomainError, TooManyRequests
+from server.routes.logs import current_request_id
+
+log = logging.getLogger("fieldsales.errors")
+
+PROBLEM = "application/problem+json"
+STATUS_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
+    503: "unavailable",
+}
+TITLES = {
+    400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
+    405: "Method not allowed", 409: "Conflict", 413: "Request body too large",
+    415: "Unsupported media type", 422: "Invalid input", 429: "Too many requests",
+    500: "Internal error", 503: "Service unavailable",
+}
+
+
+def problem(request: Request, status: int, code: str, detail: str, *,
+            headers: dict[str, str] | None = None, **extra) -> Response:
+    body = {
+        "type": f"https://fieldsales.dev/problems/{code}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": current_request_id(),
+        **{k: v for k, v in extra.items() if v is not None},
+    }
+    return Response(content=body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def domain_error(request: Request, exc: DomainError) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return problem(request, exc.status, exc.code, exc.message, headers=headers,
+                   field=exc.field, **exc.extra)
+
+
+def _field_of(key: str | None) -> str | None:
+    # msgspec says "Expected `int`, got `str` - at `$.amount`": keep the path.
+    if not key:
+        return None
+    return key.removeprefix("$.") or None
+
+
+def validation_error(request: Request, exc: ValidationException) -> Response:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        message = str(item.get("message", ""))
+        field = item.get("key")
+        if not field and " - at `" in message:
+            message, _, path = message.partition(" - at `")
+            field = _field_of(path.rstrip("`"))
+        errors.append({"field": field, "source": item.get("source"), "message": message})
+    detail = errors[0]["message"] if errors else str(exc.detail)
+    if "body" in detail.lower() and "too large" in detail.lower():
+        return problem(request, 413, "payload_too_large", detail)
+    return problem(request, 422, "validation_error", detail,
+                   field=errors[0]["field"] if errors else None, errors=errors)
+
+
+def http_error(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException):
+        status = 401
+    elif isinstance(exc, PermissionDeniedException):
+        status = 403
+    elif isinstance(exc, NotFoundException):
+        status = 404
+    code = STATUS_CODES.get(status, "error")
+    headers = dict(exc.headers or {})
+    return problem(request, status, code, str(exc.detail), headers=headers or None)
+
+
+def internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
+                   "something went wrong on our side; the request id identifies it in our logs")
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: domain_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    Exception: internal_error,
+}
