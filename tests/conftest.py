@@ -103,6 +103,13 @@ async def _create_pg_template() -> str | None:
         return str(exc)
     await admin.execute(f'CREATE DATABASE "{PG_TEMPLATE}"')
     await admin.close()
+    tpl = await asyncpg.connect(_pg_url(PG_TEMPLATE))
+    try:
+        # PostGIS serves the GIS interop; test databases inherit it from the template.
+        if await tpl.fetchval("SELECT count(*) FROM pg_available_extensions WHERE name = 'postgis'"):
+            await tpl.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    finally:
+        await tpl.close()
     await _migrate_at(_pg_url(PG_TEMPLATE))
     return None
 

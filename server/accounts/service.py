@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import msgspec
+from msgspec import UNSET
 
 from server.access.scope import Scope
 from server.accounts.schemas import AccountIn, AccountPatch
@@ -54,7 +55,7 @@ def _values(fields: dict) -> dict:
 
 
 async def create_account(scope: Scope, data: AccountIn) -> dict:
-    owner_id = data.owner_id if data.owner_id is not None else scope.principal.user_id
+    owner_id = scope.principal.user_id if data.owner_id is UNSET else data.owner_id
     await check_owner(scope, owner_id)
     values = _values(msgspec.structs.asdict(data))
     values.update(_location(data.lat, data.lng), owner_id=owner_id)

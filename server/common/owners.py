@@ -11,6 +11,8 @@ from server.users.tables import User
 
 async def check_owner(scope: Scope, owner_id: uuid.UUID | None, field: str = "owner_id") -> None:
     if owner_id is None:
+        if scope.principal.role == "rep":
+            raise Forbidden("reps cannot leave records unowned", field=field, code="owner_not_allowed")
         return
     exists = await User.exists().where(
         (User.id == owner_id) & (User.org_id == scope.org_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
 import msgspec
@@ -27,3 +28,11 @@ class Page(msgspec.Struct, Generic[T]):
 def patch_fields(patch: msgspec.Struct) -> dict:
     """The fields a PATCH body actually carries (``null`` included, absent left out)."""
     return {f: getattr(patch, f) for f in patch.__struct_fields__ if getattr(patch, f) is not UNSET}
+
+
+CENTS = Decimal("0.01")
+
+
+def money(value: Decimal | float | None) -> Decimal | None:
+    """Amounts leave with two decimals on both engines (SQLite hands back floats' digits)."""
+    return None if value is None else Decimal(str(value)).quantize(CENTS)

@@ -1,8 +1,9 @@
 """Name search served by an index: FTS5 word prefixes on SQLite, trigrams on PostgreSQL.
 
-On SQLite every word of the query must start a word of the name ("acm wid"
-finds "Acme Widgets"); on PostgreSQL the query is matched as a substring
-(case-insensitive), which finds everything the SQLite form finds.
+Every word of the query must match. On SQLite a query word must start a word
+of the name ("acm wid" finds "Acme Widgets"); on PostgreSQL it may occur
+anywhere in the name (case-insensitive, trigram-indexed), which finds
+everything the SQLite form finds.
 """
 
 from __future__ import annotations
@@ -48,4 +49,6 @@ def name_search(tablename: str, query: str) -> WhereRaw:
             match,
         )
     expr = SEARCH_EXPRESSIONS[tablename]
-    return WhereRaw(f"({expr}) ILIKE {{}}", like_pattern(query))
+    words = query.split()[:8]
+    sql = " AND ".join(f"({expr}) ILIKE {{}}" for _ in words)
+    return WhereRaw(f"({sql})", *(like_pattern(w) for w in words))

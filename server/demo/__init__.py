@@ -69,7 +69,7 @@ async def load_demo(
     seed: int = 42,
     days: int = 180,
     org_name: str = "Demo Field Sales",
-    password: str = "demo-password",
+    password: str = "demo-password",  # DEFAULT_PASSWORD
     progress: Callable[[str, int, int], None] | None = None,
     today: date | None = None,
 ) -> DemoSummary:
@@ -98,3 +98,22 @@ async def load_demo(
                            code="demo_exists") from exc
         raise
     return DemoSummary(org_id=data.org_id, slug=config.slug, logins=data.logins, counts=counts)
+
+
+DEFAULT_PASSWORD = "demo-password"
+ROLE_ORDER = {"admin": 0, "manager": 1, "rep": 2}
+
+
+async def existing_logins(org_name: str = "Demo Field Sales", reps_shown: int = 3) -> list[tuple[str, str, str]]:
+    """Logins of an already loaded demo org (admin, managers, a few reps), for the start banner."""
+    from server.users.tables import User
+
+    org = await Organisation.select(Organisation.id).where(
+        Organisation.slug == slugify(org_name)).first()
+    if org is None:
+        return []
+    users = await User.select(User.email, User.role).where(
+        (User.org_id == org["id"]) & User.deleted_at.is_null()).order_by(User.email)
+    users.sort(key=lambda u: ROLE_ORDER.get(u["role"], 3))
+    shown = [u for u in users if u["role"] != "rep"] + [u for u in users if u["role"] == "rep"][:reps_shown]
+    return [(u["email"], u["role"], DEFAULT_PASSWORD) for u in shown]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -55,21 +56,24 @@ def domain_error(request: Request, exc: DomainError) -> Response:
                    field=exc.field, **exc.extra)
 
 
-def _field_of(key: str | None) -> str | None:
-    # msgspec says "Expected `int`, got `str` - at `$.amount`": keep the path.
-    if not key:
-        return None
-    return key.removeprefix("$.") or None
+FIELD_IN_MESSAGE = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
+
+
+def _field_of(key: str | None, message: str) -> str | None:
+    """The failing field: Litestar's key, or for a whole-body error the field msgspec names."""
+    named = FIELD_IN_MESSAGE.search(message)
+    if key in (None, "", "data") and named:
+        return named.group(1)
+    if key and key.startswith("data."):
+        key = key.removeprefix("data.")
+    return key or None
 
 
 def validation_error(request: Request, exc: ValidationException) -> Response:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         message = str(item.get("message", ""))
-        field = item.get("key")
-        if not field and " - at `" in message:
-            message, _, path = message.partition(" - at `")
-            field = _field_of(path.rstrip("`"))
+        field = _field_of(item.get("key"), message)
         errors.append({"field": field, "source": item.get("source"), "message": message})
     detail = errors[0]["message"] if errors else str(exc.detail)
     if "body" in detail.lower() and "too large" in detail.lower():

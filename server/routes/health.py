@@ -7,7 +7,7 @@ from server.db.engine import current_engine
 from server.db.migrate import pending
 
 
-class Health(msgspec.Struct):
+class Health(msgspec.Struct, omit_defaults=True):
     status: str
     database: str | None = None
     pending_migrations: list[str] | None = None

@@ -5,6 +5,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
+
+from server.common.schemas import Email, Name, Phone
 
 Role = Literal["rep", "manager", "admin"]
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
@@ -36,3 +39,39 @@ def user_out(row: dict) -> UserOut:
         capacity_fte=float(row["capacity_fte"]), active=bool(row["active"]),
         version=row["version"], updated_at=row["updated_at"],
     )
+
+
+# -- the directory: creating and changing users ------------------------------------
+TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Capacity = Annotated[float, msgspec.Meta(gt=0, le=1.5)]
+#: The length rule (``MIN_PASSWORD_LENGTH``) is checked by ``create_user``.
+Password = Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class UserIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    email: Email
+    #: The initial password; the user changes it later.
+    password: Password
+    full_name: Name
+    role: Role = "rep"
+    #: A manager creating a rep may leave this out: it defaults to them.
+    manager_id: uuid.UUID | None = None
+    timezone: TimeZone | None = None
+    phone: Phone | None = None
+    home_lat: Lat | None = None
+    home_lng: Lng | None = None
+    capacity_fte: Capacity = 1.0
+
+
+class UserPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Users change their own name, phone, time zone and home; admins everything here."""
+
+    full_name: Name | UnsetType = UNSET
+    phone: Phone | None | UnsetType = UNSET
+    timezone: TimeZone | None | UnsetType = UNSET
+    home_lat: Lat | None | UnsetType = UNSET
+    home_lng: Lng | None | UnsetType = UNSET
+    role: Role | UnsetType = UNSET
+    manager_id: uuid.UUID | None | UnsetType = UNSET
+    active: bool | UnsetType = UNSET
+    capacity_fte: Capacity | UnsetType = UNSET
