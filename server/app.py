@@ -17,6 +17,8 @@ from server.auth.service import AuthService
 from server.config import Settings, load_settings
 from server.db.engine import bind, make_engine, start, stop
 from server.routes import accounts, auth, health
+from server.routes import activities, users, work
+from server.routes import contacts, leads, opportunities
 from server.routes.docs import OFFLINE_SWAGGER, static_assets
 from server.routes.errors import EXCEPTION_HANDLERS
 from server.routes.logs import configure_logging, request_id_middleware
@@ -30,6 +32,14 @@ ROUTES = [
     auth.AuthController,
     auth.MeController,
     accounts.AccountController,
+    contacts.ContactController,
+    leads.LeadController,
+    opportunities.OpportunityController,
+    activities.ActivityController,
+    work.TaskController,
+    work.AppointmentController,
+    users.UserController,
+    users.TeamController,
 ]
 
 
