@@ -9,8 +9,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
 import server.db  # noqa: F401  (points Piccolo at our configuration)
 from server.auth.service import AuthService
@@ -19,9 +17,10 @@ from server.db.engine import bind, make_engine, start, stop
 from server.routes import accounts, auth, health
 from server.routes import activities, users, work
 from server.routes import contacts, leads, opportunities
-from server.routes.docs import OFFLINE_SWAGGER, static_assets
+from server.routes.docs import static_assets
 from server.routes.errors import EXCEPTION_HANDLERS
 from server.routes.logs import configure_logging, request_id_middleware
+from server.routes.openapi import document_errors, openapi_config
 from server.routes.security import PUBLIC_PATHS, BearerAuthMiddleware, provide_principal, provide_scope
 
 API_VERSION = "1.0.0"
@@ -43,17 +42,6 @@ ROUTES = [
 ]
 
 
-def openapi_config() -> OpenAPIConfig:
-    return OpenAPIConfig(
-        title="fieldsales API",
-        version=API_VERSION,
-        description="Backend for mobile field-sales teams. All `/api/v1` routes need a bearer token "
-        "from `POST /api/v1/auth/login` unless marked otherwise.",
-        path="/schema",
-        render_plugins=[SwaggerRenderPlugin(**OFFLINE_SWAGGER)],
-    )
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
@@ -67,7 +55,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await stop(engine)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[*ROUTES, static_assets()],
         lifespan=[lifespan],
         state=State({"settings": settings, "auth": AuthService(settings)}),
@@ -77,8 +65,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        openapi_config=openapi_config(),
+        openapi_config=openapi_config(API_VERSION),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         request_max_body_size=settings.max_body_bytes,
     )
 
+    document_errors(app)
+    return app

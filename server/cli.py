@@ -188,6 +188,38 @@ async def _prepare_demo(settings):
     return await existing_logins()
 
 
+@main.group()
+def contract() -> None:
+    """The mobile contract in clients/mobile-schema/ (OpenAPI and JSON Schemas)."""
+
+
+@contract.command("write")
+@click.argument("out_dir", default="clients/mobile-schema", type=click.Path(file_okay=False))
+def contract_write(out_dir: str) -> None:
+    """Regenerate the contract files."""
+    from pathlib import Path
+
+    from server.contract import write_contract
+
+    changed = write_contract(Path(out_dir))
+    click.echo(f"{len(changed)} file(s) changed" + (": " + ", ".join(changed) if changed else ""))
+
+
+@contract.command("check")
+@click.argument("out_dir", default="clients/mobile-schema", type=click.Path(file_okay=False))
+def contract_check(out_dir: str) -> None:
+    """Fail if the checked-in contract differs from what the server generates."""
+    from pathlib import Path
+
+    from server.contract import check_contract
+
+    stale = check_contract(Path(out_dir))
+    if stale:
+        raise click.ClickException("stale contract files: " + ", ".join(stale)
+                                   + "; run `fieldsales contract write`")
+    click.echo("contract is current")
+
+
 async def _domain(coro):
     from server.common.errors import DomainError
 
