@@ -51,6 +51,8 @@ PG_DATABASE = "fs_bench_list"
 TARGET_P95_MS = 20.0
 STATUSES = ("customer", "prospect")
 LIMIT = 100
+#: Scenarios repeated with the raw asyncio client to show how much httpx adds.
+RAW_CHECK = ("health_live", "admin_owner_status_q")
 BEGAN = time.monotonic()
 
 
@@ -84,8 +86,80 @@ def _cpu_ticks(pids: list[int]) -> int:
     return total
 
 
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive GET client on asyncio streams, one connection per task.
+
+    Used to check how much of the latency is httpx's own overhead: it does
+    little more than write the request and read Content-Length bytes.
+    """
+
+    def __init__(self, base_url: str, headers: dict[str, str], timeout: float) -> None:
+        from urllib.parse import urlsplit
+
+        u = urlsplit(base_url)
+        self.host, self.port, self.timeout = u.hostname, u.port, timeout
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.head = f"Host: {self.host}:{self.port}\r\n{extra}\r\n"
+
+    async def connect(self):
+        return await asyncio.open_connection(self.host, self.port)
+
+    async def get(self, conn, path: str, params: dict) -> tuple[int, bytes, bool]:
+        """(status, body, keep_alive) for one GET on ``conn`` = (reader, writer)."""
+        from urllib.parse import urlencode
+
+        reader, writer = conn
+        target = f"{path}?{urlencode(params)}" if params else path
+        writer.write(f"GET {target} HTTP/1.1\r\n{self.head}".encode())
+
+        async def read() -> tuple[int, bytes, bool]:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            status = int(head[0].split(" ", 2)[1])
+            fields = {}
+            for line in head[1:]:
+                if line:
+                    k, _, v = line.partition(":")
+                    fields[k.strip().lower()] = v.strip()
+            if "content-length" in fields:
+                body = await reader.readexactly(int(fields["content-length"]))
+            elif fields.get("transfer-encoding", "").lower() == "chunked":
+                parts = []
+                while True:
+                    size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                    if size == 0:
+                        await reader.readuntil(b"\r\n")
+                        break
+                    parts.append(await reader.readexactly(size))
+                    await reader.readexactly(2)
+                body = b"".join(parts)
+            else:
+                body = await reader.read()
+            return status, body, fields.get("connection", "").lower() != "close"
+
+        return await asyncio.wait_for(read(), self.timeout)
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies over all cores, from the first line of /proc/stat."""
+    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = v[3] + v[4]  # idle + iowait
+    return sum(v[:8]) - idle, sum(v[:8])
+
+
+def _postgres_pids() -> list[int]:
+    """Every PostgreSQL server process on this machine (its backends do the query work)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{entry}/comm").read_text().strip() == "postgres":
+                    pids.append(int(entry))
+    return pids
+
+
 async def _loadgen(spec: dict) -> dict:
     import httpx
+    import msgspec
 
     sc = spec["scenario"]
     conc, cap = spec["concurrency"], spec["time_cap_s"]
@@ -93,61 +167,93 @@ async def _loadgen(spec: dict) -> dict:
     mix = sc["mix"]
     order = list(range(len(mix)))
     random.Random(sc["name"]).shuffle(order)
-    limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
     deadline = time.monotonic() + cap
     errors: list[str] = []
-    out = {"name": sc["name"], "errors": 0, "warmup_errors": 0, "timed_out": False}
+    out = {"name": sc["name"], "client": spec["client"], "errors": 0, "warmup_errors": 0,
+           "timed_out": False}
+    decoder = msgspec.json.Decoder()
 
-    async with httpx.AsyncClient(base_url=spec["base_url"], limits=limits, timeout=10.0,
-                                 headers=headers) as client:
+    if spec["client"] == "raw":
+        raw = RawClient(spec["base_url"], headers, 10.0)
+        conns: list = [await raw.connect() for _ in range(conc)]
+        client = None
+    else:
+        limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
+        client = httpx.AsyncClient(base_url=spec["base_url"], limits=limits, timeout=10.0,
+                                   headers=headers)
 
-        async def phase(n: int, latencies: list[float] | None) -> int:
-            counter = itertools.count()
-            failed = 0
+    async def one(slot: int, params: dict) -> tuple[int, bytes]:
+        if client is not None:
+            r = await client.get(sc["path"], params=params)
+            return r.status_code, r.content
+        status, body, keep = await raw.get(conns[slot], sc["path"], params)
+        if not keep:
+            conns[slot][1].close()
+            conns[slot] = await raw.connect()
+        return status, body
 
-            async def worker() -> None:
-                nonlocal failed
-                while True:
-                    i = next(counter)
-                    if i >= n:
-                        return
-                    if time.monotonic() > deadline:
-                        out["timed_out"] = True
-                        return
-                    params, expected = mix[order[i % len(order)]]
-                    began = time.perf_counter()
-                    try:
-                        r = await client.get(sc["path"], params=params)
-                        ms = (time.perf_counter() - began) * 1000
-                    except Exception as exc:  # timeouts, resets: an error, no latency
-                        failed += 1
-                        errors.append(f"{type(exc).__name__}: {exc}"[:200])
-                        continue
-                    problem = None
-                    if r.status_code != 200:
-                        problem = f"HTTP {r.status_code}: {r.text[:150]}"
-                    elif expected is not None:
-                        got = len(r.json()["items"])
-                        if got != expected:
-                            problem = f"{got} items, expected {expected} for {params}"
-                    if problem:
-                        failed += 1
-                        errors.append(problem)
-                    if latencies is not None:
-                        latencies.append(ms)
+    async def phase(n: int, latencies: list[float] | None) -> int:
+        counter = itertools.count()
+        failed = 0
 
-            await asyncio.gather(*(worker() for _ in range(conc)))
-            return failed
+        async def worker(slot: int) -> None:
+            nonlocal failed
+            while True:
+                i = next(counter)
+                if i >= n:
+                    return
+                if time.monotonic() > deadline:
+                    out["timed_out"] = True
+                    return
+                params, expected = mix[order[i % len(order)]]
+                began = time.perf_counter()
+                try:
+                    status, body = await one(slot, params)
+                    ms = (time.perf_counter() - began) * 1000
+                except Exception as exc:  # timeouts, resets: an error, no latency
+                    failed += 1
+                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                    if client is None:  # the connection is in an unknown state: replace it
+                        conns[slot][1].close()
+                        conns[slot] = await raw.connect()
+                    continue
+                problem = None
+                if status != 200:
+                    problem = f"HTTP {status}: {body[:150]!r}"
+                elif expected is not None:
+                    got = len(decoder.decode(body)["items"])
+                    if got != expected:
+                        problem = f"{got} items, expected {expected} for {params}"
+                if problem:
+                    failed += 1
+                    errors.append(problem)
+                if latencies is not None:
+                    latencies.append(ms)
 
+        await asyncio.gather(*(worker(slot) for slot in range(conc)))
+        return failed
+
+    try:
         out["warmup_errors"] = await phase(spec["warmup"], None)
         latencies: list[float] = []
+        pg_pids = _postgres_pids() if spec["postgres"] else []
         ticks0, cpu0 = _cpu_ticks(spec["server_pids"]), time.process_time()
+        pg0, (busy0, total0) = _cpu_ticks(pg_pids), _machine_ticks()
         began = time.perf_counter()
         out["errors"] = await phase(spec["requests"], latencies)
         out["wall_s"] = time.perf_counter() - began
         hz = os.sysconf("SC_CLK_TCK")
         out["server_cpu_s"] = (_cpu_ticks(spec["server_pids"]) - ticks0) / hz
         out["client_cpu_s"] = time.process_time() - cpu0
+        out["postgres_cpu_s"] = (_cpu_ticks(pg_pids) - pg0) / hz if pg_pids else None
+        busy1, total1 = _machine_ticks()
+        out["machine_busy"] = (busy1 - busy0) / max(total1 - total0, 1)
+    finally:
+        if client is not None:
+            await client.aclose()
+        else:
+            for _, writer in conns:
+                writer.close()
     out["latencies_ms"] = latencies
     out["error_samples"] = errors[:5]
     return out
@@ -346,16 +452,25 @@ async def db_direct(engine, s: Setup, scenarios: list[dict], samples: int) -> di
     etype = engine.engine_type
     out: dict = {"scenarios": {}, "plans": {}}
     async with persistent_connection(engine) as fetch:
-        # Fixed cost of one query: Piccolo's path vs a connection kept open.
-        piccolo_one, kept_one = [], []
-        for _ in range(samples):
-            t = time.perf_counter()
-            await Account.raw("SELECT 1")
-            piccolo_one.append((time.perf_counter() - t) * 1000)
-            t = time.perf_counter()
-            await fetch("SELECT 1", [])
-            kept_one.append((time.perf_counter() - t) * 1000)
-        out["select1_piccolo"], out["select1_kept"] = stats(piccolo_one), stats(kept_one)
+        # Fixed cost of one query: Piccolo's path vs a connection kept open. A query that
+        # touches a table also makes a new SQLite connection read and parse the schema.
+        from piccolo.querystring import QueryString
+
+        out["probes"] = {}
+        account_id = s.accounts[0]["id"]
+        for label, template, qargs in (("SELECT 1", "SELECT 1", ()),
+                                       ("SELECT id FROM accounts WHERE id = ?",
+                                        "SELECT id FROM accounts WHERE id = {}", (account_id,))):
+            sql, sql_args = QueryString(template, *qargs).compile_string(engine_type=etype)
+            through, kept = [], []
+            for _ in range(samples):
+                t = time.perf_counter()
+                await Account.raw(template, *qargs)
+                through.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                await fetch(sql, sql_args)
+                kept.append((time.perf_counter() - t) * 1000)
+            out["probes"][label] = (stats(through), stats(kept))
 
         for sc in scenarios:
             if sc["role"] is None:
@@ -393,8 +508,10 @@ async def db_direct(engine, s: Setup, scenarios: list[dict], samples: int) -> di
 
 # -- HTTP ----------------------------------------------------------------------
 def run_loadgen(base_url: str, scenario: dict, token: str | None, server_pids: list[int],
-                args) -> dict:
-    spec = {"base_url": base_url, "concurrency": args.concurrency, "warmup": args.warmup,
+                args, client: str = "httpx", postgres: bool = False) -> dict:
+    spec = {"base_url": base_url, "client": client, "concurrency": args.concurrency,
+            "postgres": postgres,
+            "warmup": args.warmup,
             "requests": args.requests, "time_cap_s": args.time_cap, "server_pids": server_pids,
             "scenario": {"name": scenario["name"], "path": scenario["path"], "token": token,
                          "mix": scenario["mix"]}}
@@ -446,16 +563,19 @@ async def run_engine(engine_name: str, url: str, args) -> dict:
                   "manager": login(srv.base_url, manager_email)}
         pids = srv.pids()
         run["server_processes"] = len(pids)
-        run["http"] = {}
-        for sc in scenarios:
-            log(f"{engine_name}: HTTP {sc['name']} ({args.warmup} warm-up + {args.requests} requests, "
-                f"{args.concurrency} clients)")
+        run["http"], run["raw"] = {}, {}
+        plan = [(sc, "httpx") for sc in scenarios]
+        if args.raw_check:  # the floor and the target again with a near-zero-overhead client
+            plan += [(sc, "raw") for sc in scenarios if sc["name"] in RAW_CHECK]
+        for sc, client in plan:
+            log(f"{engine_name}: HTTP {sc['name']} [{client}] ({args.warmup} warm-up + "
+                f"{args.requests} requests, {args.concurrency} clients)")
             res = run_loadgen(srv.base_url, sc, tokens.get(sc["role"]) if sc["role"] else None,
-                              pids, args)
+                              pids, args, client, engine_name == "postgres")
             res["stats"] = stats(res.pop("latencies_ms"))
-            run["http"][sc["name"]] = res
+            run["http" if client == "httpx" else "raw"][sc["name"]] = res
             log(f"{engine_name}:   p50 {res['stats']['p50']:.1f} ms  p95 {res['stats']['p95']:.1f} ms  "
-                f"errors {res['errors']}")
+                f"errors {res['errors'] + res['warmup_errors']}")
         run["server_log_tail"] = srv.log_tail(10)
     return run
 
@@ -479,6 +599,25 @@ def fmt2(x: float) -> str:
     return "nan" if math.isnan(x) else f"{x:.2f}"
 
 
+def http_table(results: dict) -> list[str]:
+    L = ["| scenario | requests | errors | req/s | p50 | p95 | p99 | max | server CPU ms/req "
+         "| postgres CPU ms/req | client CPU ms/req | machine busy | p95 < 20 ms |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        st = r["stats"]
+        n = max(st["n"], 1)
+        errors = r["errors"] + r["warmup_errors"]
+        ok = "yes" if st["p95"] < TARGET_P95_MS and errors == 0 else "NO"
+        L.append(f"| {name} | {st['n']} | {errors} | {st['n'] / r['wall_s']:.0f} | "
+                 f"{fmt(st['p50'])} | {fmt(st['p95'])} | {fmt(st['p99'])} | {fmt(st['max'])} | "
+                 f"{r['server_cpu_s'] * 1000 / n:.2f} | "
+                 + ("-" if r["postgres_cpu_s"] is None else f"{r['postgres_cpu_s'] * 1000 / n:.2f}")
+                 + f" | {r['client_cpu_s'] * 1000 / n:.2f} | {r['machine_busy']:.0%} | "
+                 f"{'-' if name == 'health_live' else ok}"
+                 + (" (time cap hit)" if r["timed_out"] else "") + " |")
+    return L
+
+
 def report(runs: list[dict], args) -> str:
     from bench._common import machine_note
 
@@ -491,7 +630,13 @@ def report(runs: list[dict], args) -> str:
         f"connections each driven by one asyncio task; {args.warmup} warm-up then {args.requests} "
         f"requests per scenario, cap {args.time_cap:g} s; latency = client-side time to full response "
         "body. The client competes with the server for the 2 cores and adds its own overhead: "
-        "see health_live (no DB, no auth) for the floor.",
+        "see health_live (no DB, no auth) for the floor, and the raw-client rows. "
+        "CPU per request over the measured requests: server = utime+stime of the server "
+        "process(es) (with SQLite this includes the queries, which run in-process); postgres = "
+        "every `postgres` process on the machine (shared: other users' load counts too); "
+        "machine busy = all cores, from /proc/stat. Closed loop, no think time: by Little's law "
+        f"mean latency = {args.concurrency} / throughput, so p95 < 20 ms needs well over "
+        f"{args.concurrency / 0.020:.0f} req/s.",
         f"demo org: {args.reps} reps, {args.accounts:,} accounts, {args.days} days of activity, seed {args.seed}.",
         "",
     ]
@@ -507,29 +652,25 @@ def report(runs: list[dict], args) -> str:
         L += ["", "query mixes:"]
         for name, what in run["what"].items():
             L.append(f"  {name:<24} {what}; {run['mix'][name]}")
-        L += ["", "### HTTP (ms)", "",
-              "| scenario | requests | errors | req/s | p50 | p95 | p99 | max | server CPU ms/req | client CPU ms/req | p95 < 20 ms |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for name, r in run["http"].items():
-            st = r["stats"]
-            n = max(st["n"], 1)
-            ok = "yes" if st["p95"] < TARGET_P95_MS and r["errors"] == 0 else "NO"
-            L.append(f"| {name} | {st['n']} | {r['errors'] + r['warmup_errors']} | {st['n'] / r['wall_s']:.0f} | "
-                     f"{fmt(st['p50'])} | {fmt(st['p95'])} | {fmt(st['p99'])} | {fmt(st['max'])} | "
-                     f"{r['server_cpu_s'] * 1000 / n:.2f} | {r['client_cpu_s'] * 1000 / n:.2f} | "
-                     f"{'-' if name == 'health_live' else ok} |"
-                     + (" (time cap hit)" if r["timed_out"] else ""))
-        samples = [(n, e) for n, r in run["http"].items() for e in r["error_samples"]]
+        L += ["", "### HTTP, httpx client (ms)", ""] + http_table(run["http"])
+        if run["raw"]:
+            L += ["", "### HTTP, raw asyncio-streams client (same server, same mix; client-overhead check, ms)",
+                  ""] + http_table(run["raw"])
+        samples = [(f"{n} [{r['client']}]", e) for res in (run["http"], run["raw"])
+                   for n, r in res.items() for e in r["error_samples"]]
         if samples:
             L += ["", "error samples:"] + [f"  {n}: {e}" for n, e in samples[:10]]
         d = run["direct"]
         L += ["", f"### DB-direct, serial, in-process ({args.direct_samples} queries each, ms)", "",
-              f"`SELECT 1` through Piccolo: p50 {fmt2(d['select1_piccolo']['p50'])}, "
-              f"p95 {fmt2(d['select1_piccolo']['p95'])}; on a kept-open connection: p50 "
-              f"{fmt2(d['select1_kept']['p50'])}, p95 {fmt2(d['select1_kept']['p95'])}"
-              + ("  (Piccolo's SQLite engine opens a new aiosqlite connection + thread per query "
-                 "outside a transaction)" if run["engine"] == "sqlite" else ""),
-              "",
+              "fixed cost of one query"
+              + (" (Piccolo's SQLite engine opens a new aiosqlite connection, and thread, per query "
+                 "outside a transaction):" if run["engine"] == "sqlite" else " (asyncpg pool):"),
+              "", "| probe | through Piccolo p50 | p95 | kept-open connection p50 | p95 |",
+              "|---|---|---|---|---|"]
+        for label, (through, kept) in d["probes"].items():
+            L.append(f"| `{label}` | {fmt2(through['p50'])} | {fmt2(through['p95'])} | "
+                     f"{fmt2(kept['p50'])} | {fmt2(kept['p95'])} |")
+        L += ["",
               "| scenario | Scope.build p50 | service.list_accounts p50 | p95 | same SQL, kept connection p50 | p95 |",
               "|---|---|---|---|---|---|"]
         for name, x in d["scenarios"].items():
@@ -543,9 +684,11 @@ def report(runs: list[dict], args) -> str:
     if len(runs) == 2:
         a, b = runs
         L += ["## pg/sqlite", "", "| scenario | sqlite p95 | postgres p95 | pg/sqlite p95 |", "|---|---|---|---|"]
-        for name in a["http"]:
-            pa, pb = a["http"][name]["stats"]["p95"], b["http"][name]["stats"]["p95"]
-            L.append(f"| {name} | {fmt(pa)} | {fmt(pb)} | {pb / pa:.2f} |")
+        for key, label in (("http", ""), ("raw", " [raw client]")):
+            for name in a[key]:
+                if name in b[key]:
+                    pa, pb = a[key][name]["stats"]["p95"], b[key][name]["stats"]["p95"]
+                    L.append(f"| {name}{label} | {fmt(pa)} | {fmt(pb)} | {pb / pa:.2f} |")
         L.append(f"\ndemo load pg/sqlite: {b['load_s'] / a['load_s']:.2f}")
     return "\n".join(L)
 
@@ -568,6 +711,8 @@ async def main() -> None:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--direct-samples", type=int, default=200)
+    parser.add_argument("--no-raw-check", dest="raw_check", action="store_false",
+                        help="skip repeating health_live and the target with the raw client")
     parser.add_argument("--no-analyze", dest="analyze", action="store_false",
                         help="PostgreSQL: skip ANALYZE after loading (autovacuum would run it soon)")
     args = parser.parse_args()

@@ -90,3 +90,17 @@ async def make_opportunity(by: Person, account_id: uuid.UUID | None = None, **fi
     fields.setdefault("amount", Decimal("1000.00"))
     async with unit_of_work():
         return await create_opportunity(await scope_of(by), OpportunityIn(account_id=account_id, **fields))
+
+
+async def all_pages(client, url: str, headers: dict, params: list[tuple[str, str]] | None = None,
+                    limit: int = 2) -> list[dict]:
+    """Every item of a listing, following ``next_cursor`` page by page."""
+    items, cursor = [], None
+    while True:
+        query = [*(params or []), ("limit", str(limit))] + ([("cursor", cursor)] if cursor else [])
+        r = await client.get(url, params=query, headers=headers)
+        assert r.status_code == 200, r.text
+        items += r.json()["items"]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            return items

@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from server.common.schemas import Email, Phone
+from server.common.schemas import Email, Page, Phone
 
 PersonName = Annotated[str, msgspec.Meta(max_length=100)]
 JobTitle = Annotated[str, msgspec.Meta(max_length=100)]
@@ -63,3 +63,7 @@ class ContactOut(msgspec.Struct):
 
 def contact_out(row: dict) -> ContactOut:
     return ContactOut(**{f: row[f] for f in ContactOut.__struct_fields__})
+
+
+class ContactPage(Page[ContactOut]):
+    """One keyset page; a named type so the phone's generated code gets a stable name."""

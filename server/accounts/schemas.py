@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from server.common.schemas import Email, Lat, Lng, Name, Phone, ShortText, money
+from server.common.schemas import Email, Lat, Lng, Name, Page, Phone, ShortText, money
 
 AccountStatus = Literal["prospect", "customer", "inactive"]
 #: Yearly revenue potential; JSON number or string. Checked non-negative by the service.
@@ -92,3 +92,7 @@ def account_out(row: dict) -> AccountOut:
     fields = {f: row[f] for f in AccountOut.__struct_fields__}
     fields["potential"] = money(row["potential"])
     return AccountOut(**fields)
+
+
+class AccountPage(Page[AccountOut]):
+    """One keyset page; a named type so the phone's generated code gets a stable name."""

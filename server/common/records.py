@@ -58,7 +58,15 @@ async def update_record(table: type[Table], row: dict, changes: dict[str, Any],
         return row
     stamp = {"updated_at": utcnow(), "version": await next_version(row["org_id"])}
     columns = {table._meta.get_column_by_name(k): v for k, v in {**changes, **stamp}.items()}
-    await table.update(columns).where(table._meta.primary_key == row["id"])
+    # Write only over the version that was read: a concurrent writer that got in
+    # between (READ COMMITTED on PostgreSQL) makes this match nothing instead of
+    # silently overwriting its change.
+    written = await table.update(columns).where(
+        (table._meta.primary_key == row["id"]) & (table.version == row["version"])  # type: ignore[attr-defined]
+    ).returning(table._meta.primary_key)
+    if not written:
+        raise PreconditionFailed("the record changed while this request ran; fetch it and retry",
+                                 code="concurrent_update")
     return {**row, **changes, **stamp}
 
 

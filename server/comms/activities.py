@@ -22,6 +22,7 @@ from server.common.phones import normalize_phone
 from server.common.records import get_visible, insert_record, list_page, tombstone, update_record
 from server.common.schemas import patch_fields
 from server.common.time import utcnow
+from server.db.engine import is_sqlite
 from server.pipeline.tables import Lead, Opportunity
 from server.users.service import normalize_email
 
@@ -142,6 +143,17 @@ def _values(data: ActivityIn, now: datetime) -> dict:
     return values
 
 
+async def _lock_id(record_id: uuid.UUID) -> None:
+    """Serialise concurrent uploads of one id (a retry racing the original request).
+
+    The loser then finds the winner's committed row and answers as a replay
+    instead of failing on the primary key. SQLite's ``BEGIN IMMEDIATE`` already
+    serialises whole write transactions.
+    """
+    if not is_sqlite():
+        await Activity.raw("SELECT pg_advisory_xact_lock(hashtextextended({}, 0))", str(record_id))
+
+
 def _same_content(row: dict, values: dict) -> bool:
     return all(row[f] == values[f] for f in CONTENT)
 
@@ -157,6 +169,7 @@ async def create_activity(scope: Scope, data: ActivityIn) -> tuple[dict, bool]:
     now = utcnow()
     values = _values(data, now)
     if data.id is not None:
+        await _lock_id(data.id)
         existing = await Activity.select().where(Activity.id == data.id).first()
         if existing is not None:
             if (existing["org_id"] == scope.org_id and existing["rep_id"] == scope.principal.user_id

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from server.common.schemas import Lat, Lng
+from server.common.schemas import Lat, Lng, Page
 
 ActivityType = Literal["visit", "call", "text", "email", "meeting", "note", "task"]
 Direction = Literal["in", "out"]
@@ -126,3 +126,7 @@ class ActivityOut(msgspec.Struct):
 
 def activity_out(row: dict) -> ActivityOut:
     return ActivityOut(**{f: row[f] for f in ActivityOut.__struct_fields__})
+
+
+class ActivityPage(Page[ActivityOut]):
+    """One keyset page; a named type so the phone's generated code gets a stable name."""

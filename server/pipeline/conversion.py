@@ -77,9 +77,11 @@ async def convert_lead(scope: Scope, lead_id: uuid.UUID, data: ConvertIn,
         raise Invalid("give account_id to link an account or account to create one, not both",
                       field="account", code="ambiguous_account")
     lead = await leads.get_lead(scope, lead_id, lock=True)
+    # Before If-Match: a phone replaying its offline conversion learns it already happened.
     if lead["status"] == "converted":
         raise Conflict("this lead is already converted", code="lead_converted",
                        extra={"account_id": str(lead["account_id"])})
+    await leads.require_version(lead, expected_version)
     if lead["status"] == "disqualified":
         raise Conflict("reopen a disqualified lead before converting it", code="lead_disqualified")
     owner_id = lead["owner_id"] or scope.principal.user_id
@@ -92,7 +94,8 @@ async def convert_lead(scope: Scope, lead_id: uuid.UUID, data: ConvertIn,
         account = await require_account(scope, data.account_id)
     else:
         spec = data.account or ConvertAccount()
-        account = await create_account(scope, _account_in(lead, spec, owner_id, contact_spec is not None))
+        account = await create_account(
+            scope, _account_in(lead, spec, owner_id, with_contact=contact_spec is not None))
 
     contact = None
     if contact_spec is not None:
@@ -105,8 +108,8 @@ async def convert_lead(scope: Scope, lead_id: uuid.UUID, data: ConvertIn,
         opportunity = await create_opportunity(scope, opp_in, lead_id=lead["id"])
 
     lead = await leads.mark_converted(
-        lead, account_id=account["id"], contact_id=contact["id"] if contact else None,
+        lead, owner_id=owner_id, account_id=account["id"],
+        contact_id=contact["id"] if contact else None,
         opportunity_id=opportunity["id"] if opportunity else None,
-        expected_version=expected_version,
     )
     return Conversion(lead, account, contact, opportunity)

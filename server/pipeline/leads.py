@@ -133,10 +133,17 @@ async def get_lead(scope: Scope, lead_id: uuid.UUID, *, lock: bool = False) -> d
     return await get_visible(Lead, scope.leads(), lead_id, "lead")
 
 
+async def require_version(row: dict, expected_version: int | None) -> None:
+    """If-Match before any rule: a stale client gets 412 (``update_record`` with no
+    changes only compares versions), not a verdict on a status it has not seen."""
+    await update_record(Lead, row, {}, expected_version)
+
+
 async def update_lead(scope: Scope, lead_id: uuid.UUID, patch: LeadPatch,
                       expected_version: int | None = None) -> dict:
     row = await get_lead(scope, lead_id)
     _refuse_converted(row)
+    await require_version(row, expected_version)
     fields = patch_fields(patch)
     _check_name(*(fields.get(f, row[f]) for f in ("first_name", "last_name", "company")))
     status = fields.get("status", row["status"])
@@ -160,14 +167,17 @@ async def update_lead(scope: Scope, lead_id: uuid.UUID, patch: LeadPatch,
     return await update_record(Lead, row, changes, expected_version)
 
 
-async def mark_converted(lead: dict, *, account_id: uuid.UUID, contact_id: uuid.UUID | None,
-                         opportunity_id: uuid.UUID | None,
+async def mark_converted(lead: dict, *, owner_id: uuid.UUID, account_id: uuid.UUID,
+                         contact_id: uuid.UUID | None, opportunity_id: uuid.UUID | None,
                          expected_version: int | None = None) -> dict:
-    """The last step of a conversion: link the new records and freeze the lead."""
+    """The last step of a conversion: link the new records and freeze the lead.
+
+    An unowned lead goes to whoever converted it, like the records it became.
+    """
     _refuse_converted(lead)
     return await update_record(Lead, lead, {
-        "status": "converted", "converted_at": utcnow(), "account_id": account_id,
-        "contact_id": contact_id, "opportunity_id": opportunity_id,
+        "status": "converted", "converted_at": utcnow(), "owner_id": owner_id,
+        "account_id": account_id, "contact_id": contact_id, "opportunity_id": opportunity_id,
     }, expected_version)
 
 

@@ -107,6 +107,8 @@ async def get_opportunity(scope: Scope, opportunity_id: uuid.UUID) -> dict:
 async def update_opportunity(scope: Scope, opportunity_id: uuid.UUID, patch: OpportunityPatch,
                              expected_version: int | None = None) -> dict:
     row = await get_opportunity(scope, opportunity_id)
+    # If-Match first: a stale client gets 412, not a verdict on a stage it has not seen.
+    await update_record(Opportunity, row, {}, expected_version)
     fields = patch_fields(patch)
     if "owner_id" in fields:
         await check_owner(scope, fields["owner_id"])

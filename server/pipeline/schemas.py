@@ -18,7 +18,7 @@ from msgspec import UNSET, UnsetType
 
 from server.accounts.contact_schemas import ContactOut, JobTitle, PersonName
 from server.accounts.schemas import AccountOut, AccountStatus
-from server.common.schemas import Currency, Email, Lat, Lng, Name, Phone, ShortText
+from server.common.schemas import Currency, Email, Lat, Lng, Name, Page, Phone, ShortText
 
 # Spelled out for msgspec and the OpenAPI schema; tests check they match server.pipeline.tables.
 LeadStatus = Literal["new", "contacted", "qualified", "converted", "disqualified"]
@@ -246,3 +246,11 @@ class ConversionOut(msgspec.Struct):
     account: AccountOut
     contact: ContactOut | None
     opportunity: OpportunityOut | None
+
+
+class LeadPage(Page[LeadOut]):
+    """One keyset page; a named type so the phone's generated code gets a stable name."""
+
+
+class OpportunityPage(Page[OpportunityOut]):
+    """One keyset page; a named type so the phone's generated code gets a stable name."""

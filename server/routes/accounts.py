@@ -2,21 +2,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from server.access.scope import Scope
 from server.accounts import service
-from server.accounts.schemas import AccountIn, AccountOut, AccountPatch, AccountStatus, account_out
-from server.common.schemas import Page
+from server.accounts.schemas import AccountIn, AccountOut, AccountPage, AccountPatch, AccountStatus, account_out
 from server.db.tx import unit_of_work
-from server.routes.common import etag, if_match_version
+from server.routes.common import IfMatch, etag, if_match_version
 
-IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)]
 
 
 class AccountController(Controller):
@@ -36,12 +33,12 @@ class AccountController(Controller):
         sort: FromQuery[str] = "name",
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
-    ) -> Page[AccountOut]:
+    ) -> AccountPage:
         """Accounts in the caller's scope, a keyset page at a time (`q` searches names)."""
         f = service.AccountFilter(owner_id=owner_id, unowned=unowned, status=status, q=q,
                                   updated_since=updated_since, h3_cell=h3_cell)
         rows, nxt = await service.list_accounts(access, f, sort=sort, limit=limit, cursor=cursor)
-        return Page(items=[account_out(r) for r in rows], next_cursor=nxt)
+        return AccountPage(items=[account_out(r) for r in rows], next_cursor=nxt)
 
     @post("/", operation_id="accounts_create")
     async def create_account(self, data: JSONBody[AccountIn], access: NamedDependency[Scope]) -> Response[AccountOut]:

@@ -6,17 +6,16 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from server.access.scope import Scope
 from server.comms import activities as service
-from server.comms.schemas import ActivityIn, ActivityOut, ActivityPatch, ActivityType, activity_out
-from server.common.schemas import Page
+from server.comms.schemas import ActivityIn, ActivityOut, ActivityPage, ActivityPatch, ActivityType, activity_out
 from server.db.tx import unit_of_work
-from server.routes.common import etag, if_match_version
+from server.routes.common import IfMatch, etag, if_match_version
 
-IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)]
 #: ``?type=call&type=visit`` or a single ``?type=call``.
 TypeFilter = Annotated[list[ActivityType] | None, QueryParameter(name="type", required=False)]
 
@@ -42,7 +41,7 @@ class ActivityController(Controller):
         sort: FromQuery[str] = "-occurred_at",
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
-    ) -> Page[ActivityOut]:
+    ) -> ActivityPage:
         """Activities in the caller's scope, newest first (`sort`: `-occurred_at`, `-updated_at`)."""
         f = service.ActivityFilter(
             rep_id=rep_id, types=types, account_id=account_id, contact_id=contact_id,
@@ -50,9 +49,11 @@ class ActivityController(Controller):
             occurred_before=occurred_before, updated_since=updated_since, status=status,
         )
         rows, nxt = await service.list_activities(access, f, sort=sort, limit=limit, cursor=cursor)
-        return Page(items=[activity_out(r) for r in rows], next_cursor=nxt)
+        return ActivityPage(items=[activity_out(r) for r in rows], next_cursor=nxt)
 
-    @post("/", operation_id="activities_create")
+    @post("/", operation_id="activities_create", status_code=201, responses={
+        200: ResponseSpec(data_container=ActivityOut, description="A replay: this id and content were stored before"),
+    })
     async def create_activity(self, data: JSONBody[ActivityIn],
                               access: NamedDependency[Scope]) -> Response[ActivityOut]:
         """Record an activity. Re-sending the same `id` and content answers 200 with the stored one."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from litestar.params import HeaderParameter
+
 from server.common.errors import Invalid
 
 
@@ -17,3 +21,7 @@ def if_match_version(header: str | None) -> int | None:
 
 def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
+
+
+#: The version the client last saw, for optimistic concurrency (412 when stale).
+IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)]

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from server.access.scope import Scope
 from server.accounts import contacts as service
-from server.accounts.contact_schemas import ContactIn, ContactOut, ContactPatch, contact_out
-from server.common.schemas import Page
+from server.accounts.contact_schemas import ContactIn, ContactOut, ContactPage, ContactPatch, contact_out
 from server.db.tx import unit_of_work
-from server.routes.common import etag, if_match_version
+from server.routes.common import IfMatch, etag, if_match_version
 
-IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)]
 
 
 class ContactController(Controller):
@@ -36,7 +33,7 @@ class ContactController(Controller):
         sort: FromQuery[str] = "name",
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
-    ) -> Page[ContactOut]:
+    ) -> ContactPage:
         """Contacts in the caller's scope, a keyset page at a time.
 
         `sort` is `name` (last name), `-updated_at` or `-created_at`; `q` searches names.
@@ -44,16 +41,18 @@ class ContactController(Controller):
         f = service.ContactFilter(account_id=account_id, owner_id=owner_id, q=q,
                                   updated_since=updated_since)
         rows, nxt = await service.list_contacts(access, f, sort=sort, limit=limit, cursor=cursor)
-        return Page(items=[contact_out(r) for r in rows], next_cursor=nxt)
+        return ContactPage(items=[contact_out(r) for r in rows], next_cursor=nxt)
 
     @post("/", operation_id="contacts_create")
-    async def create_contact(self, data: JSONBody[ContactIn], access: NamedDependency[Scope]) -> Response[ContactOut]:
+    async def create_contact(self, data: JSONBody[ContactIn],
+                             access: NamedDependency[Scope]) -> Response[ContactOut]:
         async with unit_of_work():
             row = await service.create_contact(access, data)
         return Response(contact_out(row), status_code=201, headers=etag(row["version"]))
 
     @get("/{contact_id:uuid}", operation_id="contacts_get")
-    async def get_contact(self, contact_id: FromPath[uuid.UUID], access: NamedDependency[Scope]) -> Response[ContactOut]:
+    async def get_contact(self, contact_id: FromPath[uuid.UUID],
+                          access: NamedDependency[Scope]) -> Response[ContactOut]:
         row = await service.get_contact(access, contact_id)
         return Response(contact_out(row), headers=etag(row["version"]))
 

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from server.access.scope import Scope
 from server.accounts.contact_schemas import contact_out
 from server.accounts.schemas import account_out
-from server.common.schemas import Page
 from server.db.tx import unit_of_work
 from server.pipeline import leads as service
 from server.pipeline.conversion import convert_lead
 from server.pipeline.schemas import (
-    ConversionOut, ConvertIn, LeadIn, LeadOut, LeadPatch, LeadSource, LeadStatus, lead_out,
+    ConversionOut, ConvertIn, LeadIn, LeadOut, LeadPage, LeadPatch, LeadSource, LeadStatus, lead_out,
     opportunity_out,
 )
-from server.routes.common import etag, if_match_version
+from server.routes.common import IfMatch, etag, if_match_version
 
-IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)]
 
 
 class LeadController(Controller):
@@ -44,13 +41,13 @@ class LeadController(Controller):
         sort: FromQuery[str] = "-created_at",
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
-    ) -> Page[LeadOut]:
+    ) -> LeadPage:
         """Leads in the caller's scope (own, team's, or unowned in their territories), a keyset
         page at a time. `sort` is `-created_at`, `-updated_at` or `name` (last name)."""
         f = service.LeadFilter(owner_id=owner_id, unowned=unowned, status=status, source=source,
                                q=q, updated_since=updated_since)
         rows, nxt = await service.list_leads(access, f, sort=sort, limit=limit, cursor=cursor)
-        return Page(items=[lead_out(r) for r in rows], next_cursor=nxt)
+        return LeadPage(items=[lead_out(r) for r in rows], next_cursor=nxt)
 
     @post("/", operation_id="leads_create")
     async def create_lead(self, data: JSONBody[LeadIn], access: NamedDependency[Scope]) -> Response[LeadOut]:
@@ -59,7 +56,8 @@ class LeadController(Controller):
         return Response(lead_out(row), status_code=201, headers=etag(row["version"]))
 
     @get("/{lead_id:uuid}", operation_id="leads_get")
-    async def get_lead(self, lead_id: FromPath[uuid.UUID], access: NamedDependency[Scope]) -> Response[LeadOut]:
+    async def get_lead(self, lead_id: FromPath[uuid.UUID],
+                       access: NamedDependency[Scope]) -> Response[LeadOut]:
         row = await service.get_lead(access, lead_id)
         return Response(lead_out(row), headers=etag(row["version"]))
 

@@ -8,20 +8,18 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from server.access.scope import Scope
-from server.common.schemas import Page
 from server.db.tx import unit_of_work
 from server.pipeline import opportunities as service
 from server.pipeline.schemas import (
-    OpportunityIn, OpportunityOut, OpportunityPatch, Stage, StageChangeOut, opportunity_out,
+    OpportunityIn, OpportunityOut, OpportunityPage, OpportunityPatch, Stage, StageChangeOut, opportunity_out,
     stage_change_out,
 )
-from server.routes.common import etag, if_match_version
+from server.routes.common import IfMatch, etag, if_match_version
 
-IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)]
 #: `open` is a Python builtin, so the handler argument has another name.
 OpenOnly = Annotated[bool | None, QueryParameter(name="open", required=False)]
 
@@ -45,7 +43,7 @@ class OpportunityController(Controller):
         sort: FromQuery[str] = "name",
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
-    ) -> Page[OpportunityOut]:
+    ) -> OpportunityPage:
         """Deals in the caller's scope, a keyset page at a time.
 
         `stage` may repeat; `open=true|false` picks open or closed deals; `close_after` and
@@ -57,11 +55,13 @@ class OpportunityController(Controller):
             updated_since=updated_since, close_after=close_after, close_before=close_before,
         )
         rows, nxt = await service.list_opportunities(access, f, sort=sort, limit=limit, cursor=cursor)
-        return Page(items=[opportunity_out(r) for r in rows], next_cursor=nxt)
+        return OpportunityPage(items=[opportunity_out(r) for r in rows], next_cursor=nxt)
 
     @post("/", operation_id="opportunities_create")
     async def create_opportunity(self, data: JSONBody[OpportunityIn],
                                  access: NamedDependency[Scope]) -> Response[OpportunityOut]:
+        """Open a deal on an account the caller sees. `amount` is a decimal: send a string or a
+        number, it comes back as a string with two places (`"1250.50"`), never a float."""
         async with unit_of_work():
             row = await service.create_opportunity(access, data)
         return Response(opportunity_out(row), status_code=201, headers=etag(row["version"]))

@@ -1,22 +1,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from server.access.scope import Scope
-from server.common.schemas import Page
 from server.db.tx import unit_of_work
 from server.orgs.schemas import TeamOut, team_out
 from server.orgs.teams import list_teams
-from server.routes.common import etag, if_match_version
+from server.routes.common import IfMatch, etag, if_match_version
 from server.users import directory
-from server.users.schemas import Role, UserIn, UserOut, UserPatch, user_out
+from server.users.schemas import Role, UserIn, UserOut, UserPage, UserPatch, user_out
 
-IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)]
 
 
 class UserController(Controller):
@@ -34,14 +31,14 @@ class UserController(Controller):
         sort: FromQuery[str] = "full_name",
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
-    ) -> Page[UserOut]:
+    ) -> UserPage:
         """The directory: team-mates and managers for reps, the team for managers, the org for admins.
 
         `q` matches the start of the name or email; `sort` is `full_name` or `-updated_at`.
         """
         f = directory.UserFilter(role=role, manager_id=manager_id, q=q, active=active)
         rows, nxt = await directory.list_users(access, f, sort=sort, limit=limit, cursor=cursor)
-        return Page(items=[user_out(r) for r in rows], next_cursor=nxt)
+        return UserPage(items=[user_out(r) for r in rows], next_cursor=nxt)
 
     @post("/", operation_id="users_create")
     async def create_user(self, request: Request, data: JSONBody[UserIn],

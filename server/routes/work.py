@@ -2,21 +2,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from server.access.scope import Scope
-from server.common.schemas import Page
 from server.db.tx import unit_of_work
-from server.routes.common import etag, if_match_version
+from server.routes.common import IfMatch, etag, if_match_version
 from server.work import service
 from server.work.schemas import (
     AppointmentIn,
     AppointmentOut,
+    AppointmentPage,
+    TaskPage,
     AppointmentPatch,
     AppointmentStatus,
     TaskIn,
@@ -27,7 +27,6 @@ from server.work.schemas import (
     task_out,
 )
 
-IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)]
 
 
 class TaskController(Controller):
@@ -47,12 +46,12 @@ class TaskController(Controller):
         sort: FromQuery[str] = "-created_at",
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
-    ) -> Page[TaskOut]:
+    ) -> TaskPage:
         """Tasks in the caller's scope (`sort`: `-created_at`, `-updated_at`)."""
         f = service.WorkFilter(assignee_id=assignee_id, status=status, account_id=account_id,
                                updated_since=updated_since, after=due_after, before=due_before)
         rows, nxt = await service.list_tasks(access, f, sort=sort, limit=limit, cursor=cursor)
-        return Page(items=[task_out(r) for r in rows], next_cursor=nxt)
+        return TaskPage(items=[task_out(r) for r in rows], next_cursor=nxt)
 
     @post("/", operation_id="tasks_create")
     async def create_task(self, data: JSONBody[TaskIn], access: NamedDependency[Scope]) -> Response[TaskOut]:
@@ -96,12 +95,12 @@ class AppointmentController(Controller):
         sort: FromQuery[str] = "starts_at",
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
-    ) -> Page[AppointmentOut]:
+    ) -> AppointmentPage:
         """Appointments in the caller's scope (`sort`: `starts_at`, `-updated_at`)."""
         f = service.WorkFilter(assignee_id=assignee_id, status=status, account_id=account_id,
                                updated_since=updated_since, after=starts_after, before=starts_before)
         rows, nxt = await service.list_appointments(access, f, sort=sort, limit=limit, cursor=cursor)
-        return Page(items=[appointment_out(r) for r in rows], next_cursor=nxt)
+        return AppointmentPage(items=[appointment_out(r) for r in rows], next_cursor=nxt)
 
     @post("/", operation_id="appointments_create")
     async def create_appointment(self, data: JSONBody[AppointmentIn],

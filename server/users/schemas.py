@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from server.common.schemas import Email, Name, Phone
+from server.common.schemas import Email, Name, Page, Phone
 
 Role = Literal["rep", "manager", "admin"]
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
@@ -75,3 +75,7 @@ class UserPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     manager_id: uuid.UUID | None | UnsetType = UNSET
     active: bool | UnsetType = UNSET
     capacity_fte: Capacity | UnsetType = UNSET
+
+
+class UserPage(Page[UserOut]):
+    """One keyset page; a named type so the phone's generated code gets a stable name."""

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from server.common.schemas import Lat, Lng, Name
+from server.common.schemas import Lat, Lng, Name, Page
 
 TaskStatus = Literal["open", "done", "cancelled"]
 AppointmentStatus = Literal["scheduled", "done", "cancelled", "no_show"]
@@ -122,3 +122,11 @@ def task_out(row: dict) -> TaskOut:
 
 def appointment_out(row: dict) -> AppointmentOut:
     return AppointmentOut(**{f: row[f] for f in AppointmentOut.__struct_fields__})
+
+
+class TaskPage(Page[TaskOut]):
+    """One keyset page; a named type so the phone's generated code gets a stable name."""
+
+
+class AppointmentPage(Page[AppointmentOut]):
+    """One keyset page; a named type so the phone's generated code gets a stable name."""
