@@ -21,8 +21,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from server.accounts.schemas import account_out
-from server.common.schemas import Page
+from server.accounts.schemas import AccountPage, account_out
 from server.contract import (
     COMPONENT_REF,
     DEFS_REF,
@@ -163,8 +162,8 @@ def test_schemas_validate_real_responses(schemas):
     account = wire(account_out(account_row()))
     assert account["potential"] == "125000.50"  # money leaves as a decimal string
     validator(schemas["AccountOut"]).validate(account)
-    validator(by_title(schemas, "Page[AccountOut]")).validate(
-        wire(Page(items=[account_out(account_row(potential=None))], next_cursor="opaque")))
+    validator(schemas["AccountPage"]).validate(
+        wire(AccountPage(items=[account_out(account_row(potential=None))], next_cursor="opaque")))
     validator(schemas["UserOut"]).validate(wire(user_out(user_row())))
     with pytest.raises(ValidationError):
         validator(schemas["AccountOut"]).validate({**account, "id": "not-a-uuid"})
