@@ -14,14 +14,27 @@ import server.db  # noqa: F401  (points Piccolo at our configuration)
 from server.auth.service import AuthService
 from server.config import Settings, load_settings
 from server.db.engine import bind, make_engine, start, stop
-from server.routes import accounts, auth, health
-from server.routes import activities, users, work
-from server.routes import contacts, leads, opportunities
+from server.routes import (
+    accounts,
+    activities,
+    auth,
+    contacts,
+    health,
+    leads,
+    opportunities,
+    users,
+    work,
+)
 from server.routes.docs import static_assets
 from server.routes.errors import EXCEPTION_HANDLERS
 from server.routes.logs import configure_logging, request_id_middleware
 from server.routes.openapi import document_errors, openapi_config
-from server.routes.security import PUBLIC_PATHS, BearerAuthMiddleware, provide_principal, provide_scope
+from server.routes.security import (
+    PUBLIC_PATHS,
+    BearerAuthMiddleware,
+    provide_principal,
+    provide_scope,
+)
 
 API_VERSION = "1.0.0"
 

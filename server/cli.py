@@ -86,7 +86,13 @@ async def demo_data(settings, reps: int, accounts: int, seed: int, days: int) ->
 
 
 async def _load_demo(**kwargs):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from server.demo import load_demo
 

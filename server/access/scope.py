@@ -17,8 +17,8 @@ from piccolo.table import Table
 from server.access.principal import Principal
 from server.access.team import managers_of, reports_of
 from server.accounts.tables import Account, Contact
-from server.comms.tables import Activity
 from server.common.time import utcnow
+from server.comms.tables import Activity
 from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner
 from server.pipeline.tables import Lead, Opportunity
 from server.users.tables import User

@@ -20,7 +20,13 @@ from server.accounts.tables import Contact
 from server.common.errors import Invalid, NotFound
 from server.common.owners import check_owner
 from server.common.phones import normalize_phone
-from server.common.records import get_visible, insert_record, list_page, tombstone, update_record
+from server.common.records import (
+    get_visible,
+    insert_record,
+    list_page,
+    tombstone,
+    update_record,
+)
 from server.common.schemas import patch_fields
 from server.db.search import name_search
 

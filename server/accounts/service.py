@@ -13,12 +13,18 @@ from server.access.scope import Scope
 from server.accounts.schemas import AccountIn, AccountPatch
 from server.accounts.tables import Account
 from server.common.errors import Invalid
+from server.common.location import point_columns
 from server.common.owners import check_owner
 from server.common.phones import normalize_phone
-from server.common.records import get_visible, insert_record, list_page, tombstone, update_record
+from server.common.records import (
+    get_visible,
+    insert_record,
+    list_page,
+    tombstone,
+    update_record,
+)
 from server.common.schemas import patch_fields
 from server.db.search import name_search
-from server.geo.cells import latlng_to_cell
 
 MAX_POTENTIAL = Decimal(10**12)
 SORTS = {"name": "name", "-updated_at": "updated_at", "-created_at": "created_at"}
@@ -31,15 +37,6 @@ class AccountFilter(msgspec.Struct, kw_only=True):
     q: str | None = None
     updated_since: datetime | None = None
     h3_cell: str | None = None
-
-
-def _location(lat: float | None, lng: float | None) -> dict:
-    if (lat is None) != (lng is None):
-        raise Invalid("lat and lng go together", field="lat" if lat is None else "lng",
-                      code="incomplete_location")
-    if lat is None:
-        return {"lat": None, "lng": None, "h3_cell": None}
-    return {"lat": lat, "lng": lng, "h3_cell": latlng_to_cell(lat, lng)}
 
 
 def _values(fields: dict) -> dict:
@@ -58,7 +55,7 @@ async def create_account(scope: Scope, data: AccountIn) -> dict:
     owner_id = scope.principal.user_id if data.owner_id is UNSET else data.owner_id
     await check_owner(scope, owner_id)
     values = _values(msgspec.structs.asdict(data))
-    values.update(_location(data.lat, data.lng), owner_id=owner_id)
+    values.update(point_columns(data.lat, data.lng), owner_id=owner_id)
     return await insert_record(Account, scope.org_id, values, record_id=data.id)
 
 
@@ -74,7 +71,7 @@ async def update_account(scope: Scope, account_id: uuid.UUID, patch: AccountPatc
         await check_owner(scope, fields["owner_id"])
     changes = _values(fields)
     if "lat" in fields or "lng" in fields:
-        changes.update(_location(fields.get("lat", row["lat"]), fields.get("lng", row["lng"])))
+        changes.update(point_columns(fields.get("lat", row["lat"]), fields.get("lng", row["lng"])))
     return await update_record(Account, row, changes, expected_version)
 
 

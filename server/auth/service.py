@@ -20,7 +20,13 @@ from server.auth import tokens
 from server.auth.passwords import DUMMY_HASH, verify_password
 from server.auth.ratelimit import SlidingWindowLimiter
 from server.auth.tables import AuthSession, Device, RefreshToken
-from server.common.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from server.common.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from server.common.time import utcnow
 from server.config import Settings
 from server.db.ids import new_id

@@ -1,4 +1,11 @@
-from piccolo.columns import UUID, BigInt, ForeignKey, LazyTableReference, Timestamptz, Varchar
+from piccolo.columns import (
+    UUID,
+    BigInt,
+    ForeignKey,
+    LazyTableReference,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 

@@ -15,13 +15,20 @@ from piccolo.table import Table
 
 from server.access.scope import Scope
 from server.accounts.tables import Account, Contact
-from server.comms.schemas import AMENDABLE, ActivityIn, ActivityPatch
-from server.comms.tables import Activity
 from server.common.errors import Conflict, Forbidden, Invalid, NotFound
+from server.common.location import check_point
 from server.common.phones import normalize_phone
-from server.common.records import get_visible, insert_record, list_page, tombstone, update_record
+from server.common.records import (
+    get_visible,
+    insert_record,
+    list_page,
+    tombstone,
+    update_record,
+)
 from server.common.schemas import patch_fields
 from server.common.time import utcnow
+from server.comms.schemas import AMENDABLE, ActivityIn, ActivityPatch
+from server.comms.tables import Activity
 from server.db.engine import is_sqlite
 from server.pipeline.tables import Lead, Opportunity
 from server.users.service import normalize_email
@@ -132,9 +139,7 @@ def _values(data: ActivityIn, now: datetime) -> dict:
     ended_at = utc(data.ended_at)
     _check_end(occurred_at, ended_at)
     _check_outcome(data.type, data.outcome)
-    if (data.lat is None) != (data.lng is None):
-        raise Invalid("lat and lng go together", field="lat" if data.lat is None else "lng",
-                      code="incomplete_location")
+    check_point(data.lat, data.lng)
     if data.status is not None and data.type not in MESSAGE_TYPES:
         raise Invalid("only texts and emails have a status", field="status")
     values = {f: getattr(data, f) for f in CONTENT}

@@ -5,7 +5,14 @@ from server.audit.tables import AuditEvent
 from server.auth.tables import AuthSession, Device, RefreshToken
 from server.comms.tables import Activity
 from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner
-from server.orgs.tables import ManagerLink, Organisation, OrgClock, Region, Team, TeamMembership
+from server.orgs.tables import (
+    ManagerLink,
+    Organisation,
+    OrgClock,
+    Region,
+    Team,
+    TeamMembership,
+)
 from server.pipeline.tables import Lead, Opportunity, StageChange
 from server.users.tables import User
 from server.work.tables import Appointment, Task

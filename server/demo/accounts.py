@@ -7,13 +7,25 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
-from server.demo.geography import Metro, PostalCodes, place_weights, scatter, street_address
+from server.demo.geography import (
+    Metro,
+    PostalCodes,
+    place_weights,
+    scatter,
+    street_address,
+)
 from server.demo.ids import DeterministicIds
 from server.demo.phonebook import Mailboxes, PhoneBook, domain_for
 from server.demo.records import ContactCard, DemoConfig, Person, Rows, Site
 from server.demo.timeline import Timeline
 from server.demo.vocab import (
-    ADJECTIVES, CONTACT_TITLES, FIRST_NAMES, INDUSTRIES, LAST_NAMES, NOUNS, STREETS,
+    ADJECTIVES,
+    CONTACT_TITLES,
+    FIRST_NAMES,
+    INDUSTRIES,
+    LAST_NAMES,
+    NOUNS,
+    STREETS,
 )
 from server.geo.cells import POINT_RESOLUTION, latlng_to_cell
 

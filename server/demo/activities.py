@@ -18,6 +18,7 @@ import uuid
 from datetime import datetime, timedelta
 from itertools import accumulate
 
+from server.demo import vocab
 from server.demo.accounts import split_by_capacity
 from server.demo.geography import distance_m, offset
 from server.demo.ids import DeterministicIds
@@ -25,7 +26,6 @@ from server.demo.pipeline import LeadTouch
 from server.demo.records import DemoConfig, Person, Rows, Site
 from server.demo.territories import Territory
 from server.demo.timeline import DAY_WEIGHTS, Timeline
-from server.demo import vocab
 
 ACTIVITIES_PER_ACCOUNT = 20  # per 180 days
 TOP_FIFTH_SHARE = 0.40

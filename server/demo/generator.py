@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from server.demo.accounts import account_rows, contact_rows, make_accounts, make_contacts
+from server.demo.accounts import (
+    account_rows,
+    contact_rows,
+    make_accounts,
+    make_contacts,
+)
 from server.demo.activities import make_activities
 from server.demo.geography import PostalCodes, pick_metros
 from server.demo.ids import DeterministicIds, derived_rng

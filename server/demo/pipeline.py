@@ -22,8 +22,14 @@ from server.demo.records import DemoConfig, Person, Rows, Site
 from server.demo.territories import TERRITORY_RESOLUTION, Territory
 from server.demo.timeline import Timeline
 from server.demo.vocab import (
-    CONTACT_TITLES, DISQUALIFY_REASONS, FIRST_NAMES, INDUSTRIES, LAST_NAMES, LOSS_REASONS,
-    PRODUCTS, WIN_REASONS,
+    CONTACT_TITLES,
+    DISQUALIFY_REASONS,
+    FIRST_NAMES,
+    INDUSTRIES,
+    LAST_NAMES,
+    LOSS_REASONS,
+    PRODUCTS,
+    WIN_REASONS,
 )
 from server.geo.cells import POINT_RESOLUTION, cell_to_parent, latlng_to_cell
 from server.pipeline.tables import OPEN_STAGES, STAGE_PROBABILITY

@@ -20,7 +20,12 @@ from datetime import timedelta
 from piccolo.utils.encoding import dump_json
 
 from server.demo.geography import (
-    KM_PER_DEG_LAT, KM_PER_DEG_LNG_EQUATOR, Metro, compass, distance_km, offset,
+    KM_PER_DEG_LAT,
+    KM_PER_DEG_LNG_EQUATOR,
+    Metro,
+    compass,
+    distance_km,
+    offset,
 )
 from server.demo.ids import DeterministicIds
 from server.demo.people import Staff

@@ -29,7 +29,12 @@ from server.accounts.service import create_account
 from server.common.errors import Conflict, Invalid
 from server.pipeline import leads
 from server.pipeline.opportunities import create_opportunity
-from server.pipeline.schemas import ConvertAccount, ConvertContact, ConvertIn, OpportunityIn
+from server.pipeline.schemas import (
+    ConvertAccount,
+    ConvertContact,
+    ConvertIn,
+    OpportunityIn,
+)
 
 
 @dataclass

@@ -20,14 +20,21 @@ from msgspec import UNSET
 
 from server.access.scope import Scope
 from server.common.errors import Conflict, Invalid
+from server.common.location import point_columns
 from server.common.owners import check_owner
 from server.common.phones import normalize_phone
-from server.common.records import get_visible, insert_record, list_page, tombstone, update_record
+from server.common.records import (
+    get_visible,
+    insert_record,
+    list_page,
+    tombstone,
+    update_record,
+)
 from server.common.schemas import patch_fields
 from server.common.time import utcnow
 from server.db.engine import is_sqlite
 from server.db.search import name_search
-from server.geo.cells import POINT_RESOLUTION, cell_to_parent, latlng_to_cell
+from server.geo.cells import POINT_RESOLUTION, cell_to_parent
 from server.geo.tables import Territory
 from server.pipeline.schemas import LeadIn, LeadPatch
 from server.pipeline.tables import Lead
@@ -74,13 +81,9 @@ async def territory_for(org_id: uuid.UUID, cell: str) -> uuid.UUID | None:
 
 async def _placement(org_id: uuid.UUID, lat: float | None, lng: float | None) -> dict:
     """Location columns: the point, its H3 cell and its territory (all null without a point)."""
-    if (lat is None) != (lng is None):
-        raise Invalid("lat and lng go together", field="lat" if lat is None else "lng",
-                      code="incomplete_location")
-    if lat is None or lng is None:
-        return {"lat": None, "lng": None, "h3_cell": None, "territory_id": None}
-    cell = latlng_to_cell(lat, lng)
-    return {"lat": lat, "lng": lng, "h3_cell": cell, "territory_id": await territory_for(org_id, cell)}
+    columns = point_columns(lat, lng)
+    cell = columns["h3_cell"]
+    return {**columns, "territory_id": await territory_for(org_id, cell) if cell else None}
 
 
 def _check_name(first_name: str, last_name: str, company: str) -> None:

@@ -18,14 +18,26 @@ from server.access.scope import Scope
 from server.accounts.contacts import require_account
 from server.common.errors import Invalid
 from server.common.owners import check_owner
-from server.common.records import get_visible, insert_record, list_page, tombstone, update_record
+from server.common.records import (
+    get_visible,
+    insert_record,
+    list_page,
+    tombstone,
+    update_record,
+)
 from server.common.schemas import patch_fields
 from server.common.time import utcnow
 from server.db.ids import new_id
 from server.db.search import name_search
 from server.orgs.tables import Organisation
 from server.pipeline.schemas import CENTS, OpportunityIn, OpportunityPatch
-from server.pipeline.tables import CLOSED_STAGES, OPEN_STAGES, STAGE_PROBABILITY, Opportunity, StageChange
+from server.pipeline.tables import (
+    CLOSED_STAGES,
+    OPEN_STAGES,
+    STAGE_PROBABILITY,
+    Opportunity,
+    StageChange,
+)
 
 #: NUMERIC(14, 2) holds amounts below 10^12.
 MAX_AMOUNT = Decimal(10**12)

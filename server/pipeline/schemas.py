@@ -18,7 +18,16 @@ from msgspec import UNSET, UnsetType
 
 from server.accounts.contact_schemas import ContactOut, JobTitle, PersonName
 from server.accounts.schemas import AccountOut, AccountStatus
-from server.common.schemas import Currency, Email, Lat, Lng, Name, Page, Phone, ShortText
+from server.common.schemas import (
+    Currency,
+    Email,
+    Lat,
+    Lng,
+    Name,
+    Page,
+    Phone,
+    ShortText,
+)
 
 # Spelled out for msgspec and the OpenAPI schema; tests check they match server.pipeline.tables.
 LeadStatus = Literal["new", "contacted", "qualified", "converted", "disqualified"]

@@ -13,7 +13,15 @@ from piccolo.columns import (
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from server.db.columns import ACCOUNT, CONTACT, OPPORTUNITY, TERRITORY, USER, OrgRow, SyncedRow
+from server.db.columns import (
+    ACCOUNT,
+    CONTACT,
+    OPPORTUNITY,
+    TERRITORY,
+    USER,
+    OrgRow,
+    SyncedRow,
+)
 
 LEAD_STATUSES = ("new", "contacted", "qualified", "converted", "disqualified")
 LEAD_SOURCES = ("door_knock", "referral", "web", "event", "cold_call", "partner", "other")

@@ -10,10 +10,16 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from server.access.scope import Scope
 from server.accounts import service
-from server.accounts.schemas import AccountIn, AccountOut, AccountPage, AccountPatch, AccountStatus, account_out
+from server.accounts.schemas import (
+    AccountIn,
+    AccountOut,
+    AccountPage,
+    AccountPatch,
+    AccountStatus,
+    account_out,
+)
 from server.db.tx import unit_of_work
 from server.routes.common import IfMatch, etag, if_match_version
-
 
 
 class AccountController(Controller):

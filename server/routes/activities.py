@@ -12,7 +12,14 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from server.access.scope import Scope
 from server.comms import activities as service
-from server.comms.schemas import ActivityIn, ActivityOut, ActivityPage, ActivityPatch, ActivityType, activity_out
+from server.comms.schemas import (
+    ActivityIn,
+    ActivityOut,
+    ActivityPage,
+    ActivityPatch,
+    ActivityType,
+    activity_out,
+)
 from server.db.tx import unit_of_work
 from server.routes.common import IfMatch, etag, if_match_version
 

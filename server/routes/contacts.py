@@ -12,10 +12,15 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from server.access.scope import Scope
 from server.accounts import contacts as service
-from server.accounts.contact_schemas import ContactIn, ContactOut, ContactPage, ContactPatch, contact_out
+from server.accounts.contact_schemas import (
+    ContactIn,
+    ContactOut,
+    ContactPage,
+    ContactPatch,
+    contact_out,
+)
 from server.db.tx import unit_of_work
 from server.routes.common import IfMatch, etag, if_match_version
-
 
 
 class ContactController(Controller):

@@ -17,11 +17,18 @@ from server.db.tx import unit_of_work
 from server.pipeline import leads as service
 from server.pipeline.conversion import convert_lead
 from server.pipeline.schemas import (
-    ConversionOut, ConvertIn, LeadIn, LeadOut, LeadPage, LeadPatch, LeadSource, LeadStatus, lead_out,
+    ConversionOut,
+    ConvertIn,
+    LeadIn,
+    LeadOut,
+    LeadPage,
+    LeadPatch,
+    LeadSource,
+    LeadStatus,
+    lead_out,
     opportunity_out,
 )
 from server.routes.common import IfMatch, etag, if_match_version
-
 
 
 class LeadController(Controller):

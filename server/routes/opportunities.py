@@ -15,7 +15,13 @@ from server.access.scope import Scope
 from server.db.tx import unit_of_work
 from server.pipeline import opportunities as service
 from server.pipeline.schemas import (
-    OpportunityIn, OpportunityOut, OpportunityPage, OpportunityPatch, Stage, StageChangeOut, opportunity_out,
+    OpportunityIn,
+    OpportunityOut,
+    OpportunityPage,
+    OpportunityPatch,
+    Stage,
+    StageChangeOut,
+    opportunity_out,
     stage_change_out,
 )
 from server.routes.common import IfMatch, etag, if_match_version

@@ -15,7 +15,6 @@ from server.users import directory
 from server.users.schemas import Role, UserIn, UserOut, UserPage, UserPatch, user_out
 
 
-
 class UserController(Controller):
     path = "/api/v1/users"
     tags = ["users"]

@@ -16,17 +16,16 @@ from server.work.schemas import (
     AppointmentIn,
     AppointmentOut,
     AppointmentPage,
-    TaskPage,
     AppointmentPatch,
     AppointmentStatus,
     TaskIn,
     TaskOut,
+    TaskPage,
     TaskPatch,
     TaskStatus,
     appointment_out,
     task_out,
 )
-
 
 
 class TaskController(Controller):

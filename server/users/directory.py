@@ -16,6 +16,7 @@ from server.access.scope import Scope
 from server.access.team import reports_of
 from server.auth.tables import AuthSession
 from server.common.errors import Forbidden, Invalid
+from server.common.location import check_point
 from server.common.phones import normalize_phone
 from server.common.records import get_visible, list_page, update_record
 from server.common.schemas import patch_fields
@@ -116,10 +117,7 @@ async def add_user(scope: Scope, data: UserIn, *, password_time_cost: int) -> di
 
 
 def _home(lat: float | None, lng: float | None) -> tuple[float, float] | None:
-    if (lat is None) != (lng is None):
-        raise Invalid("home_lat and home_lng go together",
-                      field="home_lat" if lat is None else "home_lng", code="incomplete_location")
-    return None if lat is None or lng is None else (lat, lng)
+    return check_point(lat, lng, prefix="home_")
 
 
 def _check_allowed(scope: Scope, row: dict, fields: dict) -> None:

@@ -8,7 +8,6 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-
 from piccolo.table import Table
 
 from server.db.columns import SyncedRow

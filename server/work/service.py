@@ -14,12 +14,19 @@ import msgspec
 from piccolo.table import Table
 
 from server.access.scope import Scope
-from server.comms.activities import check_links, utc
 from server.common.errors import Invalid
+from server.common.location import check_point
 from server.common.owners import check_owner
-from server.common.records import get_visible, insert_record, list_page, tombstone, update_record
+from server.common.records import (
+    get_visible,
+    insert_record,
+    list_page,
+    tombstone,
+    update_record,
+)
 from server.common.schemas import patch_fields
 from server.common.time import utcnow
+from server.comms.activities import check_links, utc
 from server.work.schemas import AppointmentIn, AppointmentPatch, TaskIn, TaskPatch
 from server.work.tables import Appointment, Task
 
@@ -118,9 +125,7 @@ def _check_slot(starts_at: datetime, ends_at: datetime) -> None:
 
 
 def _check_location(lat: float | None, lng: float | None) -> None:
-    if (lat is None) != (lng is None):
-        raise Invalid("lat and lng go together", field="lat" if lat is None else "lng",
-                      code="incomplete_location")
+    check_point(lat, lng)
 
 
 async def create_appointment(scope: Scope, data: AppointmentIn) -> dict:
