@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Self
 
 import asyncpg
 import httpx
@@ -35,13 +36,22 @@ DEMO_PASSWORD = "demo-password"
 
 
 # -- process lifetime ---------------------------------------------------------
-def exit_on_sigterm() -> None:
-    """Turn SIGTERM into SystemExit so ``finally`` blocks (server stop, DROP DATABASE) still run."""
+def exit_on_sigterm(max_seconds: float | None = None) -> None:
+    """Turn SIGTERM (and, after ``max_seconds``, SIGALRM) into SystemExit.
 
-    def _raise(signum, frame):  # noqa: ARG001
+    ``finally`` blocks (server stop, DROP DATABASE) then still run, so a run
+    that is stopped or overruns its time limit leaves nothing behind.
+    """
+
+    def _raise(signum, frame):
+        if signum == signal.SIGALRM:
+            print(f"time limit of {max_seconds:g} s reached: stopping", file=sys.stderr, flush=True)
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, _raise)
+    if max_seconds:
+        signal.signal(signal.SIGALRM, _raise)
+        signal.alarm(max(1, int(max_seconds)))
 
 
 # -- temporary databases ------------------------------------------------------
@@ -141,7 +151,7 @@ class Server:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.log_path: Path | None = None
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Self:
         self._tmp = tempfile.TemporaryDirectory(prefix="fs-bench-server-")
         data_dir = Path(self._tmp.name)
         self.log_path = data_dir / "server.log"
@@ -153,7 +163,7 @@ class Server:
             "FIELDSALES_LOG_LEVEL": "WARNING",
             **self.extra_env,
         }
-        log = open(self.log_path, "wb")  # noqa: SIM115  (closed once the child owns it)
+        log = open(self.log_path, "wb")
         try:
             self.proc = subprocess.Popen(
                 [str(FIELDSALES), "serve", "--host", HOST, "--port", str(self.port),

