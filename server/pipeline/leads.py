@@ -34,8 +34,7 @@ from server.common.schemas import patch_fields
 from server.common.time import utcnow
 from server.db.engine import is_sqlite
 from server.db.search import name_search
-from server.geo.cells import POINT_RESOLUTION, cell_to_parent
-from server.geo.tables import Territory
+from server.geo.lookup import territory_for
 from server.pipeline.schemas import LeadIn, LeadPatch
 from server.pipeline.tables import Lead
 
@@ -58,25 +57,6 @@ class LeadFilter(msgspec.Struct, kw_only=True):
     source: str | None = None
     q: str | None = None
     updated_since: datetime | None = None
-
-
-async def territory_for(org_id: uuid.UUID, cell: str) -> uuid.UUID | None:
-    """The current primary territory whose (compacted) cells cover ``cell``, if any.
-
-    Territories are few per org and their cells are stored compacted as JSON,
-    so the lookup reads them and checks the cell's ancestors in Python; the
-    lowest id wins should two primary territories ever overlap.
-    """
-    ancestors = {cell_to_parent(cell, r) for r in range(POINT_RESOLUTION + 1)}
-    rows = await Territory.select(Territory.id, Territory.cells).where(
-        (Territory.org_id == org_id) & Territory.deleted_at.is_null()
-        & (Territory.layer == "primary") & (Territory.overlay == False)  # noqa: E712
-        & Territory.effective_to.is_null()
-    ).order_by(Territory.id).output(load_json=True)
-    for row in rows:
-        if ancestors.intersection(row["cells"] or ()):
-            return row["id"]
-    return None
 
 
 async def _placement(org_id: uuid.UUID, lat: float | None, lng: float | None) -> dict:
