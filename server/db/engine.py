@@ -68,8 +68,9 @@ class PooledSQLiteEngine(SQLiteEngine):
             return await super()._run_in_new_connection(query, args, query_type, table)
         conn = await self._idle.get()
         try:
-            async with conn.execute(query, args or []) as cursor:
-                return await cursor.fetchall()
+            # One hop to the connection's thread and back (execute, fetch and close
+            # as separate awaits took three).
+            return list(await conn.execute_fetchall(query, args or []))
         finally:
             if self._idle is not None:
                 self._idle.put_nowait(conn)
