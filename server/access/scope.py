@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from piccolo.columns.combination import And, Or, Where
+from piccolo.columns.combination import And, Where
 from piccolo.table import Table
 
 from server.access.principal import Principal
@@ -181,5 +181,3 @@ class Scope:
         """Owners a caller may give a record to: admins anyone, managers their team, reps themselves."""
         return self.members is None or user_id in self.members
 
-
-__all__ = ["Scope", "Or", "TIMELINE_DAYS"]

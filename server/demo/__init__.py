@@ -28,6 +28,7 @@ DEMO_TIMEZONE = "America/Chicago"
 DEMO_CURRENCY = "USD"
 #: Each rep needs a few accounts for territories to be split sensibly.
 MIN_ACCOUNTS_PER_REP = 10
+DEFAULT_PASSWORD = "demo-password"
 
 __all__ = ["DemoConfig", "DemoData", "DemoSummary", "generate", "load_demo"]
 
@@ -69,7 +70,7 @@ async def load_demo(
     seed: int = 42,
     days: int = 180,
     org_name: str = "Demo Field Sales",
-    password: str = "demo-password",  # DEFAULT_PASSWORD
+    password: str = DEFAULT_PASSWORD,
     progress: Callable[[str, int, int], None] | None = None,
     today: date | None = None,
 ) -> DemoSummary:
@@ -99,8 +100,6 @@ async def load_demo(
         raise
     return DemoSummary(org_id=data.org_id, slug=config.slug, logins=data.logins, counts=counts)
 
-
-DEFAULT_PASSWORD = "demo-password"
 ROLE_ORDER = {"admin": 0, "manager": 1, "rep": 2}
 
 

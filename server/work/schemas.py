@@ -18,7 +18,23 @@ Notes = Annotated[str, msgspec.Meta(max_length=20_000)]
 Place = Annotated[str, msgspec.Meta(max_length=300)]
 
 
-class TaskIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class Links(msgspec.Struct, kw_only=True):
+    """The customer records a task or appointment concerns (each must be visible to the caller)."""
+
+    account_id: uuid.UUID | None = None
+    contact_id: uuid.UUID | None = None
+    lead_id: uuid.UUID | None = None
+    opportunity_id: uuid.UUID | None = None
+
+
+class LinksPatch(msgspec.Struct, kw_only=True):
+    account_id: uuid.UUID | None | UnsetType = UNSET
+    contact_id: uuid.UUID | None | UnsetType = UNSET
+    lead_id: uuid.UUID | None | UnsetType = UNSET
+    opportunity_id: uuid.UUID | None | UnsetType = UNSET
+
+
+class TaskIn(Links, forbid_unknown_fields=True, kw_only=True):
     id: uuid.UUID | None = None
     title: Name
     notes: Notes | None = None
@@ -26,13 +42,9 @@ class TaskIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     status: TaskStatus = "open"
     #: Defaults to the caller.
     assignee_id: uuid.UUID | None = None
-    account_id: uuid.UUID | None = None
-    contact_id: uuid.UUID | None = None
-    lead_id: uuid.UUID | None = None
-    opportunity_id: uuid.UUID | None = None
 
 
-class TaskPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class TaskPatch(LinksPatch, forbid_unknown_fields=True, kw_only=True):
     """Only the fields present change; ``null`` clears a field."""
 
     title: Name | UnsetType = UNSET
@@ -40,10 +52,6 @@ class TaskPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     due_at: Time | None | UnsetType = UNSET
     status: TaskStatus | UnsetType = UNSET
     assignee_id: uuid.UUID | UnsetType = UNSET
-    account_id: uuid.UUID | None | UnsetType = UNSET
-    contact_id: uuid.UUID | None | UnsetType = UNSET
-    lead_id: uuid.UUID | None | UnsetType = UNSET
-    opportunity_id: uuid.UUID | None | UnsetType = UNSET
 
 
 class TaskOut(msgspec.Struct):
@@ -64,7 +72,7 @@ class TaskOut(msgspec.Struct):
     updated_at: datetime
 
 
-class AppointmentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class AppointmentIn(Links, forbid_unknown_fields=True, kw_only=True):
     id: uuid.UUID | None = None
     title: Name
     starts_at: Time
@@ -75,13 +83,9 @@ class AppointmentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     lng: Lng | None = None
     status: AppointmentStatus = "scheduled"
     assignee_id: uuid.UUID | None = None
-    account_id: uuid.UUID | None = None
-    contact_id: uuid.UUID | None = None
-    lead_id: uuid.UUID | None = None
-    opportunity_id: uuid.UUID | None = None
 
 
-class AppointmentPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class AppointmentPatch(LinksPatch, forbid_unknown_fields=True, kw_only=True):
     title: Name | UnsetType = UNSET
     starts_at: Time | UnsetType = UNSET
     ends_at: Time | UnsetType = UNSET
@@ -90,10 +94,6 @@ class AppointmentPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     lng: Lng | None | UnsetType = UNSET
     status: AppointmentStatus | UnsetType = UNSET
     assignee_id: uuid.UUID | UnsetType = UNSET
-    account_id: uuid.UUID | None | UnsetType = UNSET
-    contact_id: uuid.UUID | None | UnsetType = UNSET
-    lead_id: uuid.UUID | None | UnsetType = UNSET
-    opportunity_id: uuid.UUID | None | UnsetType = UNSET
 
 
 class AppointmentOut(msgspec.Struct):
