@@ -59,3 +59,33 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after: int, **kw) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
+
+
+class Gone(DomainError):
+    """The client's position is older than what the server still keeps (sync cursors)."""
+
+    status = 410
+    code = "gone"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UpgradeRequired(DomainError):
+    """The client's schema version is no longer accepted."""
+
+    status = 426
+    code = "upgrade_required"
+
+
+class Unavailable(DomainError):
+    """A dependency failed; nothing was applied. Retry after ``retry_after`` seconds."""
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5, **kw) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after

@@ -1,8 +1,9 @@
 """The storage steps every synced table shares: stamp, fetch in scope, list, patch, tombstone.
 
 Feature services validate and decide; these functions only read and write.
-Every write takes a fresh commit-ordered version (``server.db.clock``) and
-must run inside ``unit_of_work()``.
+Every write takes a fresh commit-ordered version (``server.db.clock``), tells
+sync what it changed (``server.sync.changes``) and must run inside
+``unit_of_work()``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
 from piccolo.table import Table
 
 from server.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
@@ -17,6 +19,7 @@ from server.common.keyset import after, clamp_limit, decode_cursor, encode_curso
 from server.common.time import utcnow
 from server.db.clock import next_version
 from server.db.ids import new_id
+from server.sync import changes as sync
 
 
 async def get_visible(table: type[Table], condition, record_id: uuid.UUID, what: str) -> dict:
@@ -42,7 +45,9 @@ async def insert_record(table: type[Table], org_id: uuid.UUID, values: dict[str,
     row = {**values, "id": record_id, "org_id": org_id, "created_at": now, "updated_at": now,
            "deleted_at": None, "version": await next_version(org_id)}
     await table.insert(table(**row))
-    return await table.select().where(table._meta.primary_key == record_id).first()
+    stored = await table.select().where(table._meta.primary_key == record_id).first()
+    await sync.written(table._meta.tablename, None, stored)
+    return stored
 
 
 async def update_record(table: type[Table], row: dict, changes: dict[str, Any],
@@ -56,7 +61,9 @@ async def update_record(table: type[Table], row: dict, changes: dict[str, Any],
     changes = {k: v for k, v in changes.items() if row.get(k) != v}
     if not changes:
         return row
-    stamp = {"updated_at": utcnow(), "version": await next_version(row["org_id"])}
+    version = await next_version(row["org_id"])
+    stamp = {"updated_at": utcnow(), "version": version,
+             "field_versions": _field_versions(row, changes, version)}
     columns = {table._meta.get_column_by_name(k): v for k, v in {**changes, **stamp}.items()}
     # Write only over the version that was read: a concurrent writer that got in
     # between (READ COMMITTED on PostgreSQL) makes this match nothing instead of
@@ -67,17 +74,36 @@ async def update_record(table: type[Table], row: dict, changes: dict[str, Any],
     if not written:
         raise PreconditionFailed("the record changed while this request ran; fetch it and retry",
                                  code="concurrent_update")
-    return {**row, **changes, **stamp}
+    after = {**row, **changes, **stamp}
+    await sync.written(table._meta.tablename, row, after)
+    return after
+
+
+def _field_versions(row: dict, changes: dict[str, Any], version: int) -> str:
+    """The row's column -> version map with ``changes`` stamped at ``version``."""
+    known = row.get("field_versions") or "{}"
+    versions = msgspec.json.decode(known) if isinstance(known, (str, bytes)) else dict(known)
+    versions.update(dict.fromkeys(changes, version))
+    return msgspec.json.encode(versions).decode()
+
+
+def changed_since(row: dict, version: int) -> set[str]:
+    """Columns of ``row`` written after ``version`` (field-level conflict detection)."""
+    known = row.get("field_versions") or "{}"
+    versions = msgspec.json.decode(known) if isinstance(known, (str, bytes)) else dict(known)
+    return {name for name, v in versions.items() if v > version}
 
 
 async def tombstone(table: type[Table], row: dict) -> None:
     """Delete as sync needs it: keep the row, mark it deleted, give it a new version."""
     now = utcnow()
+    version = await next_version(row["org_id"])
     await table.update({
         table.deleted_at: now,  # type: ignore[attr-defined]
         table.updated_at: now,  # type: ignore[attr-defined]
-        table.version: await next_version(row["org_id"]),  # type: ignore[attr-defined]
+        table.version: version,  # type: ignore[attr-defined]
     }).where(table._meta.primary_key == row["id"])
+    await sync.written(table._meta.tablename, None, {**row, "deleted_at": now, "version": version})
 
 
 async def list_page(table: type[Table], condition, *, sorts: dict[str, str], sort: str,

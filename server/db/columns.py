@@ -1,10 +1,11 @@
 """Columns shared by every table that phones sync (see SYNC.md).
 
 ``version`` is assigned by the server in commit order (``server.db.clock``);
-``deleted_at`` makes a delete a tombstone that pulls can still deliver.
+``deleted_at`` makes a delete a tombstone that pulls can still deliver;
+``field_versions`` says which version last changed each column.
 """
 
-from piccolo.columns import UUID, BigInt, ForeignKey, LazyTableReference, Timestamptz
+from piccolo.columns import JSON, UUID, BigInt, ForeignKey, LazyTableReference, Timestamptz
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 
 ORG = LazyTableReference("Organisation", module_path="server.orgs.tables")
@@ -30,3 +31,5 @@ class SyncedRow(OrgRow):
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
     deleted_at = Timestamptz(null=True, default=None)
+    #: Column name -> the version that last changed it (field-level conflicts in sync pushes).
+    field_versions = JSON(default="{}")

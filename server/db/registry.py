@@ -14,6 +14,7 @@ from server.orgs.tables import (
     TeamMembership,
 )
 from server.pipeline.tables import Lead, Opportunity, StageChange
+from server.sync.tables import SyncMove, SyncMutation, SyncScope
 from server.users.tables import User
 from server.work.tables import Appointment, Task
 
@@ -40,4 +41,7 @@ ALL_TABLES = (
     TerritoryOwner,
     TerritoryAccount,
     AuditEvent,
+    SyncMutation,
+    SyncMove,
+    SyncScope,
 )

@@ -32,6 +32,8 @@ class OrgClock(Table, tablename="org_clocks"):
 
     id = UUID(primary_key=True)  # equals the organisation id
     version = BigInt(default=0)
+    #: Tombstones at or below this version have been purged: older cursors get 410.
+    purged_version = BigInt(default=0)
 
 
 class Region(SyncedRow, Table, tablename="regions"):

@@ -15,7 +15,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from server.common.errors import DomainError, TooManyRequests
+from server.common.errors import DomainError
 from server.routes.logs import current_request_id
 
 log = logging.getLogger("fieldsales.errors")
@@ -30,7 +30,8 @@ STATUS_CODES = {
 TITLES = {
     400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
     405: "Method not allowed", 409: "Conflict", 413: "Request body too large",
-    415: "Unsupported media type", 422: "Invalid input", 429: "Too many requests",
+    410: "Gone", 412: "Precondition failed", 415: "Unsupported media type", 422: "Invalid input",
+    426: "Upgrade required", 429: "Too many requests",
     500: "Internal error", 503: "Service unavailable",
 }
 
@@ -51,7 +52,8 @@ def problem(request: Request, status: int, code: str, detail: str, *,
 
 
 def domain_error(request: Request, exc: DomainError) -> Response:
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return problem(request, exc.status, exc.code, exc.message, headers=headers,
                    field=exc.field, **exc.extra)
 

@@ -1,0 +1,1 @@
+"""Offline delta sync: the registry of synced tables, pulls, pushes and checksums (SYNC.md)."""

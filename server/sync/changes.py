@@ -1,0 +1,192 @@
+"""What a write means for sync: who holds the row, moves between scopes, and pokes.
+
+The *holders* of a row are the users whose own scope covers it: its owner,
+assignee or author, plus whoever owns the territory it lies in (for rows that
+hang off an account, the account's holders). A non-admin sees a row when a
+holder is one of their team members, so:
+
+* a write pokes the devices of the row's old and new holders;
+* a write that changes the holders (owner, account or territory) is logged in
+  ``sync_moves`` with the old holders, so their next pull can list the row as
+  ``removed`` if it left their scope; rows that hang off a moved account get a
+  new version too, so their new holders receive them whatever their age.
+
+Every function here runs inside the writer's ``unit_of_work()``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+
+from server.access.scope import TIMELINE_DAYS
+from server.accounts.tables import Account
+from server.common.time import utcnow
+from server.db.clock import next_version
+from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner
+from server.pipeline.tables import Lead
+from server.sync.tables import SyncMove
+
+Holders = frozenset[uuid.UUID]
+
+
+def _spec(tablename: str):
+    # Imported late: the registry imports the feature services, which write through here.
+    from server.sync.registry import BY_TABLENAME
+
+    return BY_TABLENAME.get(tablename)
+
+
+async def territory_owners(org_id: uuid.UUID, territory_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
+    ids = sorted({t for t in territory_ids if t})
+    out: dict[uuid.UUID, set[uuid.UUID]] = {t: set() for t in ids}
+    if ids:
+        rows = await TerritoryOwner.select(TerritoryOwner.territory_id, TerritoryOwner.user_id).where(
+            (TerritoryOwner.org_id == org_id) & TerritoryOwner.territory_id.is_in(ids)
+            & TerritoryOwner.valid_to.is_null()
+        )
+        for r in rows:
+            out[r["territory_id"]].add(r["user_id"])
+    return out
+
+
+async def account_holders(org_id: uuid.UUID, account_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
+    ids = sorted({a for a in account_ids if a})
+    out: dict[uuid.UUID, set[uuid.UUID]] = {a: set() for a in ids}
+    if not ids:
+        return out
+    for r in await Account.select(Account.id, Account.owner_id).where(Account.id.is_in(ids)):
+        if r["owner_id"]:
+            out[r["id"]].add(r["owner_id"])
+    placed = await TerritoryAccount.select(TerritoryAccount.account_id, TerritoryAccount.territory_id).where(
+        (TerritoryAccount.org_id == org_id) & TerritoryAccount.account_id.is_in(ids)
+        & TerritoryAccount.valid_to.is_null()
+    )
+    owners = await territory_owners(org_id, (r["territory_id"] for r in placed))
+    for r in placed:
+        out[r["account_id"]] |= owners.get(r["territory_id"], set())
+    return out
+
+
+async def holders_of(tablename: str, org_id: uuid.UUID, rows: list[dict]) -> list[Holders | None]:
+    """Holders of each row (``None``: every user of the org may hold it, e.g. the directory)."""
+    spec = _spec(tablename)
+    if spec is None or not spec.scope_columns:
+        if tablename == "territories":
+            owners = await territory_owners(org_id, (r["id"] for r in rows))
+            return [frozenset(owners.get(r["id"], ())) for r in rows]
+        return [None for _ in rows]
+    accounts = await account_holders(org_id, (r.get(spec.account_column) for r in rows)) \
+        if spec.account_column else {}
+    if tablename == "accounts":
+        accounts = await account_holders(org_id, (r["id"] for r in rows))
+    territories = await territory_owners(org_id, (r.get(spec.territory_column) for r in rows)) \
+        if spec.territory_column else {}
+    out: list[Holders | None] = []
+    for r in rows:
+        held = {r[c] for c in spec.people if r.get(c)}
+        if tablename == "accounts":
+            held |= accounts.get(r["id"], set())
+        if spec.account_column and r.get(spec.account_column):
+            held |= accounts.get(r[spec.account_column], set())
+        if spec.territory_column and r.get(spec.territory_column):
+            held |= territories.get(r[spec.territory_column], set())
+        out.append(frozenset(held))
+    return out
+
+
+def _encode_holders(holders: Holders | None) -> str:
+    return ",".join(sorted(str(h) for h in holders or ()))
+
+
+def decode_holders(text: str) -> set[str]:
+    return {h for h in text.split(",") if h}
+
+
+def _poke(org_id: uuid.UUID, holders: Holders | None, version: int) -> None:
+    try:  # TEMP until events lands
+        from server.sync.events import poke_after_commit
+    except ImportError:
+        return
+    poke_after_commit(org_id, holders, version)
+
+
+async def written(tablename: str, before: dict | None, after: dict) -> None:
+    """Record what one write of one synced row means for sync (call after the write)."""
+    org_id, version = after["org_id"], after["version"]
+    spec = _spec(tablename)
+    [new] = await holders_of(tablename, org_id, [after])
+    moved = before is not None and spec is not None and any(
+        before.get(c) != after.get(c) for c in spec.scope_columns
+    )
+    old: Holders | None = None
+    if moved:
+        [old] = await holders_of(tablename, org_id, [before])
+        await SyncMove.insert(SyncMove(org_id=org_id, version=version, table_name=tablename,
+                                       row_id=after["id"], holders=_encode_holders(old)))
+        if tablename == "accounts":
+            await _carry_account_rows(org_id, [after["id"]], old or frozenset(), version)
+    _poke(org_id, None if new is None or (moved and old is None) else (new | (old or frozenset())), version)
+
+
+async def _carry_account_rows(org_id: uuid.UUID, account_ids: list[uuid.UUID], old: Holders,
+                              version: int) -> None:
+    """Rows hanging off moved accounts follow them: a new version, and a move record."""
+    from server.sync.registry import TABLES
+
+    if not account_ids:
+        return
+    recent = utcnow() - timedelta(days=TIMELINE_DAYS)
+    for spec in TABLES:
+        if spec.account_column is None:
+            continue
+        table = spec.table
+        where = (table.org_id == org_id) & table._meta.get_column_by_name(spec.account_column).is_in(account_ids)
+        if spec.name == "activities":
+            where = where & (table.occurred_at >= recent)  # type: ignore[attr-defined]
+        moved = await table.update({table.version: version}).where(where).returning(table.id)  # type: ignore[attr-defined]
+        await _log_moves(org_id, spec.name, [r["id"] for r in moved], old, version)
+
+
+async def _log_moves(org_id: uuid.UUID, tablename: str, row_ids: list[uuid.UUID], old: Holders | None,
+                     version: int) -> None:
+    if row_ids:
+        text = _encode_holders(old)
+        await SyncMove.insert(*[
+            SyncMove(org_id=org_id, version=version, table_name=tablename, row_id=i, holders=text)
+            for i in row_ids
+        ])
+
+
+async def territory_reassigned(org_id: uuid.UUID, territory_id: uuid.UUID, old_owners: Holders,
+                               new_owners: Holders) -> int:
+    """After a territory's owners changed: its rows move from the old owners to the new ones.
+
+    The territory, its accounts with their contacts, opportunities and recent
+    activities, and its unowned leads get a new version (so the new owners
+    receive them on their next pull, whatever their age) and a move record
+    naming the old owners (so their next pull lists what left their scope).
+    """
+    version = await next_version(org_id)
+    await Territory.update({Territory.version: version}).where(
+        (Territory.org_id == org_id) & (Territory.id == territory_id)
+    )
+    await _log_moves(org_id, "territories", [territory_id], old_owners, version)
+    placed = await TerritoryAccount.select(TerritoryAccount.account_id).where(
+        (TerritoryAccount.org_id == org_id) & (TerritoryAccount.territory_id == territory_id)
+        & TerritoryAccount.valid_to.is_null()
+    )
+    account_ids = [r["account_id"] for r in placed]
+    if account_ids:
+        await Account.update({Account.version: version}).where(
+            (Account.org_id == org_id) & Account.id.is_in(account_ids)
+        )
+        await _log_moves(org_id, "accounts", account_ids, old_owners, version)
+        await _carry_account_rows(org_id, account_ids, old_owners, version)
+    leads = await Lead.update({Lead.version: version}).where(
+        (Lead.org_id == org_id) & (Lead.territory_id == territory_id) & Lead.owner_id.is_null()
+    ).returning(Lead.id)
+    await _log_moves(org_id, "leads", [r["id"] for r in leads], old_owners, version)
+    _poke(org_id, old_owners | new_owners, version)
+    return version

@@ -1,0 +1,100 @@
+"""Records as phones store them: snake_case columns, string ids, numbers for times.
+
+Timestamps travel as integer milliseconds since the Unix epoch (what a phone
+database sorts and compares cheaply), dates as ``YYYY-MM-DD``, money as a
+decimal string (no float rounding), JSON columns as JSON text. Pure functions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from server.common.errors import Invalid
+from server.sync.registry import Kind, SyncedTable, api_field
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def to_millis(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return (value - EPOCH) // _MS
+
+
+_MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=timezone.utc) - EPOCH
+
+
+def from_millis(value: int | float) -> datetime:
+    return EPOCH + _MS * int(value)
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+_OUT: dict[Kind, Callable[[Any], Any]] = {
+    "uuid": str,
+    "text": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "timestamp": to_millis,
+    "date": lambda v: v.isoformat() if isinstance(v, date) else str(v),
+    "decimal": lambda v: format(Decimal(str(v)).normalize(), "f") if not isinstance(v, Decimal) else format(v, "f"),
+    "json": _json_text,
+}
+
+
+def encoder(columns: dict[str, Kind]) -> Callable[[dict], dict]:
+    """A function turning a database row into a wire record with these columns."""
+    plan = [(name, _OUT[kind]) for name, kind in columns.items()]
+
+    def encode(row: dict) -> dict:
+        out = {}
+        for name, conv in plan:
+            value = row.get(name)
+            out[name] = None if value is None else conv(value)
+        return out
+
+    return encode
+
+
+def _in_timestamp(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value  # let the feature's type report it (ISO strings are accepted too)
+    return from_millis(value).isoformat()
+
+
+def to_api_fields(spec: SyncedTable, fields: dict[str, Any]) -> dict[str, Any]:
+    """Wire fields -> the feature's API field names and value shapes (validation is the feature's)."""
+    kinds = spec.columns
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        kind = kinds.get(name)
+        if kind == "timestamp" and value is not None:
+            value = _in_timestamp(value)
+        elif kind == "uuid" and isinstance(value, uuid.UUID):
+            value = str(value)
+        out[api_field(name)] = value
+    return out
+
+
+def check_columns(spec: SyncedTable, fields: dict[str, Any], schema_version: int, *, insert: bool) -> None:
+    """Every pushed column must exist (for this schema version) and be the client's to write."""
+    known = spec.columns_for(schema_version)
+    writers = spec.writers
+    for name in fields:
+        if name not in known:
+            raise Invalid(f"{spec.name} has no column {name!r}", field=name, code="unknown_column")
+        writer = writers[name]
+        if writer == "server" or (writer == "insert" and not insert):
+            what = "set by the server" if writer == "server" else "fixed once the record is created"
+            raise Invalid(f"{spec.name}.{name} is {what}", field=name, code="read_only_column")
