@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -97,7 +99,17 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     return problem(request, status, code, str(exc.detail), headers=headers or None)
 
 
+#: Failures of the infrastructure, not of the request: the client should retry later.
+UNAVAILABLE = (OSError, sqlite3.OperationalError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+               asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError)
+RETRY_AFTER_S = 5
+
+
 def internal_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, UNAVAILABLE):
+        log.warning("dependency unavailable: %s", exc, extra={"path": request.url.path})
+        return problem(request, 503, "unavailable", "the database is unavailable; nothing was applied, retry later",
+                       headers={"Retry-After": str(RETRY_AFTER_S)})
     log.exception("unhandled error", extra={"path": request.url.path})
     return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
                    "something went wrong on our side; the request id identifies it in our logs")

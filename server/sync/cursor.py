@@ -32,6 +32,8 @@ class Cursor(msgspec.Struct, array_like=True, frozen=True):
     table: int = 0
     stream: int = 0
     key: Any = None
+    #: A repair session re-pulls only these id buckets (table -> buckets).
+    buckets: dict[str, list[int]] | None = None
 
     @property
     def done(self) -> bool:

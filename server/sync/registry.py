@@ -46,6 +46,8 @@ from server.pipeline import leads as lead_service
 from server.pipeline import opportunities as opportunity_service
 from server.pipeline.schemas import LeadIn, LeadPatch, OpportunityIn, OpportunityPatch
 from server.pipeline.tables import Lead, Opportunity
+from server.users.directory import update_user
+from server.users.schemas import UserPatch
 from server.users.tables import User
 from server.work import service as work_service
 from server.work.schemas import AppointmentIn, AppointmentPatch, TaskIn, TaskPatch
@@ -70,11 +72,12 @@ HIDDEN = frozenset({"org_id", "field_versions", "password_hash", "home_cell", "p
 class Writes:
     """How a push applies to this table: through the feature's own service."""
 
-    insert_type: type[msgspec.Struct]
     patch_type: type[msgspec.Struct]
-    create: Callable[[Scope, Any], Awaitable[Any]]
     update: Callable[..., Awaitable[dict]]
-    delete: Callable[[Scope, uuid.UUID], Awaitable[None]]
+    #: Phones may create (and delete) rows only where these are given.
+    insert_type: type[msgspec.Struct] | None = None
+    create: Callable[[Scope, Any], Awaitable[Any]] | None = None
+    delete: Callable[[Scope, uuid.UUID], Awaitable[None]] | None = None
     #: Columns an update may change (default: the fields of ``patch_type``).
     updatable: tuple[str, ...] | None = None
 
@@ -109,7 +112,7 @@ class SyncedTable:
     def writers(self) -> dict[str, Writer]:
         if self.writes is None:
             return dict.fromkeys(self.columns, "server")
-        insertable = {_column(f) for f in self.writes.insert_type.__struct_fields__}
+        insertable = {_column(f) for f in getattr(self.writes.insert_type, "__struct_fields__", ())}
         updatable = set(self.writes.updatable or (_column(f) for f in self.writes.patch_type.__struct_fields__))
         return {
             name: "both" if name in updatable else "insert" if name in insertable else "server"
@@ -160,7 +163,10 @@ async def _create_activity(scope: Scope, data: ActivityIn) -> dict:
 
 TABLES: tuple[SyncedTable, ...] = (
     SyncedTable(
-        "users", User, Scope.users, "server_wins", since=1,
+        # The directory: people edit their own name, phone and time zone offline; the
+        # server (their manager or an admin) wins an overlapping edit.
+        "users", User, Scope.users, "server_wins",
+        writes=Writes(UserPatch, update_user),
     ),
     SyncedTable(
         "territories", Territory, Scope.territories, "server_wins", since=2,
@@ -168,29 +174,29 @@ TABLES: tuple[SyncedTable, ...] = (
     SyncedTable(
         "accounts", Account, Scope.accounts, "last_writer_wins",
         people=("owner_id",),
-        writes=Writes(AccountIn, AccountPatch, account_service.create_account,
-                      account_service.update_account, account_service.delete_account),
+        writes=Writes(AccountPatch, account_service.update_account, insert_type=AccountIn, create=account_service.create_account,
+                      delete=account_service.delete_account),
         column_since={"merged_into_id": 2},
     ),
     SyncedTable(
         "contacts", Contact, Scope.contacts, "last_writer_wins",
         people=("owner_id",), account_column="account_id",
-        writes=Writes(ContactIn, ContactPatch, contact_service.create_contact,
-                      contact_service.update_contact, contact_service.delete_contact),
+        writes=Writes(ContactPatch, contact_service.update_contact, insert_type=ContactIn, create=contact_service.create_contact,
+                      delete=contact_service.delete_contact),
         column_since={"merged_into_id": 2},
     ),
     SyncedTable(
         "leads", Lead, Scope.leads, "last_writer_wins",
         people=("owner_id",), territory_column="territory_id",
-        writes=Writes(LeadIn, LeadPatch, lead_service.create_lead,
-                      lead_service.update_lead, lead_service.delete_lead),
+        writes=Writes(LeadPatch, lead_service.update_lead, insert_type=LeadIn, create=lead_service.create_lead,
+                      delete=lead_service.delete_lead),
         column_since={"merged_into_id": 2},
     ),
     SyncedTable(
         "opportunities", Opportunity, Scope.opportunities, "last_writer_wins",
         people=("owner_id",), account_column="account_id",
-        writes=Writes(OpportunityIn, OpportunityPatch, opportunity_service.create_opportunity,
-                      opportunity_service.update_opportunity, opportunity_service.delete_opportunity),
+        writes=Writes(OpportunityPatch, opportunity_service.update_opportunity, insert_type=OpportunityIn, create=opportunity_service.create_opportunity,
+                      delete=opportunity_service.delete_opportunity),
         # Money and deal stage: an overlapping offline edit is refused, never overwritten.
         field_policies={"amount": "reject", "stage": "reject", "expected_close_date": "reject",
                         "currency": "reject"},
@@ -198,21 +204,20 @@ TABLES: tuple[SyncedTable, ...] = (
     SyncedTable(
         "activities", Activity, Scope.activities, "last_writer_wins",
         people=("rep_id",), account_column="account_id",
-        writes=Writes(ActivityIn, ActivityPatch, _create_activity,
-                      activity_service.update_activity, activity_service.delete_activity,
-                      updatable=AMENDABLE),
+        writes=Writes(ActivityPatch, activity_service.update_activity, insert_type=ActivityIn, create=_create_activity,
+                      delete=activity_service.delete_activity, updatable=AMENDABLE),
     ),
     SyncedTable(
         "tasks", Task, Scope.tasks, "last_writer_wins",
         people=("assignee_id",),
-        writes=Writes(TaskIn, TaskPatch, work_service.create_task,
-                      work_service.update_task, work_service.delete_task),
+        writes=Writes(TaskPatch, work_service.update_task, insert_type=TaskIn, create=work_service.create_task,
+                      delete=work_service.delete_task),
     ),
     SyncedTable(
         "appointments", Appointment, Scope.appointments, "last_writer_wins",
         people=("assignee_id",),
-        writes=Writes(AppointmentIn, AppointmentPatch, work_service.create_appointment,
-                      work_service.update_appointment, work_service.delete_appointment),
+        writes=Writes(AppointmentPatch, work_service.update_appointment, insert_type=AppointmentIn, create=work_service.create_appointment,
+                      delete=work_service.delete_appointment),
     ),
 )
 

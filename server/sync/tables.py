@@ -13,6 +13,10 @@ class SyncMutation(Table, tablename="sync_mutations"):
     device_id = ForeignKey(LazyTableReference("Device", module_path="server.auth.tables"))
     mutation_id = BigInt()
     result = Text()  # the msgspec-encoded MutationResult
+    #: What it wrote: the device's next pull leaves this (row, version) out (no echo).
+    table_name = Varchar(length=40, null=True, default=None)
+    row_id = UUID(null=True, default=None)
+    version = BigInt(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 

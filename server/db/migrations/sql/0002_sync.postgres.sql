@@ -23,10 +23,15 @@ CREATE TABLE "sync_mutations" (
     "device_id" UUID NOT NULL REFERENCES "devices" ("id") ON DELETE CASCADE,
     "mutation_id" BIGINT NOT NULL,
     "result" TEXT NOT NULL,
+    -- The row it wrote and the version it got: the device's next pull skips it (no echo).
+    "table_name" VARCHAR(40) DEFAULT null,
+    "row_id" UUID DEFAULT null,
+    "version" BIGINT DEFAULT null,
     "created_at" TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
 );
 CREATE UNIQUE INDEX sync_mutations_device ON sync_mutations (device_id, mutation_id);
 CREATE INDEX sync_mutations_created ON sync_mutations (created_at);
+CREATE INDEX sync_mutations_device_version ON sync_mutations (device_id, version);
 
 -- Rows whose holders (the users whose scope covered them) changed: pulls turn
 -- these into "removed" for devices that may hold them and no longer see them.

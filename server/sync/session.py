@@ -1,0 +1,71 @@
+"""What every sync request checks first: the device, the schema version, the scope keys."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import msgspec
+
+from server.access.principal import Principal
+from server.access.scope import Scope
+from server.auth.tables import Device
+from server.common.errors import Forbidden, Invalid, UpgradeRequired
+from server.common.time import utcnow
+from server.sync.registry import MIN_SCHEMA_VERSION, SCHEMA_VERSION
+from server.sync.tables import SyncScope
+
+
+async def require_device(principal: Principal, device_id: uuid.UUID) -> dict:
+    """The caller's own, unrevoked device; 403 ``device_not_owned`` otherwise."""
+    device = await Device.select().where(
+        (Device.id == device_id) & (Device.org_id == principal.org_id)
+        & (Device.user_id == principal.user_id) & Device.revoked_at.is_null()
+    ).first()
+    if device is None:
+        raise Forbidden("this device is not registered to you; log in from it first",
+                        code="device_not_owned", field="device_id")
+    return device
+
+
+def check_schema_version(version: int) -> None:
+    if version < MIN_SCHEMA_VERSION:
+        raise UpgradeRequired(
+            f"schema version {version} is no longer supported; update the app",
+            extra={"min_schema_version": MIN_SCHEMA_VERSION, "schema_version": SCHEMA_VERSION},
+        )
+    if version > SCHEMA_VERSION:
+        raise Invalid(f"this server speaks schema versions up to {SCHEMA_VERSION}",
+                      field="schema_version", code="schema_version_unknown")
+
+
+class ScopeKeys(msgspec.Struct, array_like=True, frozen=True):
+    """What a device's view depends on beyond row columns: its team and its directory."""
+
+    members: list[str] | None
+    directory: list[str] | None
+
+
+def scope_keys(scope: Scope) -> ScopeKeys:
+    def ids(values):
+        return None if values is None else sorted(str(v) for v in values)
+
+    return ScopeKeys(ids(scope.members), ids(scope.directory))
+
+
+async def remember_scope(org_id: uuid.UUID, keys: ScopeKeys) -> str:
+    """Store ``keys`` once (content-addressed) and return their id for cursors."""
+    raw = msgspec.json.encode(keys)
+    key_id = hashlib.sha256(raw).hexdigest()[:32]
+    if not await SyncScope.exists().where(SyncScope.id == key_id):
+        try:
+            await SyncScope.insert(SyncScope(id=key_id, org_id=org_id, keys=raw.decode(), created_at=utcnow()))
+        except Exception:  # noqa: BLE001 - a concurrent pull stored the same keys first
+            if not await SyncScope.exists().where(SyncScope.id == key_id):
+                raise
+    return key_id
+
+
+async def recall_scope(key_id: str) -> ScopeKeys | None:
+    row = await SyncScope.select(SyncScope.keys).where(SyncScope.id == key_id).first()
+    return None if row is None else msgspec.json.decode(row["keys"], type=ScopeKeys)
