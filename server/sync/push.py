@@ -167,12 +167,12 @@ async def _apply_unit(scope: Scope, schema_version: int, unit: list[Mutation]) -
         await savepoint.release()
         return results
     await savepoint.rollback_to()
+    await savepoint.release()
     if len(unit) == 1:
         return results
     # A group applies all-or-nothing: the failing member says why, the others were undone.
     culprit = results[-1]
-    undone = MutationError("another mutation of this group failed; nothing of the group was applied",
-                           code="group_failed")
+    undone = MutationError("group_failed", "another mutation of this group failed; nothing of it was applied")
     return [culprit if m.mutation_id == culprit.mutation_id else MutationResult(m.mutation_id, "rejected", error=undone)
             for m in unit]
 

@@ -7,13 +7,14 @@ decimal string (no float rounding), JSON columns as JSON text. Pure functions.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timezone
-from decimal import Decimal
 from typing import Any
 
 from server.common.errors import Invalid
+from server.common.schemas import money
 from server.sync.registry import Kind, SyncedTable, api_field
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -33,11 +34,7 @@ def from_millis(value: int | float) -> datetime:
 
 
 def _json_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    import json
-
-    return json.dumps(value, separators=(",", ":"))
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 _OUT: dict[Kind, Callable[[Any], Any]] = {
@@ -48,7 +45,7 @@ _OUT: dict[Kind, Callable[[Any], Any]] = {
     "bool": bool,
     "timestamp": to_millis,
     "date": lambda v: v.isoformat() if isinstance(v, date) else str(v),
-    "decimal": lambda v: format(Decimal(str(v)).normalize(), "f") if not isinstance(v, Decimal) else format(v, "f"),
+    "decimal": lambda v: format(money(v), "f"),  # two decimals on both engines
     "json": _json_text,
 }
 
