@@ -65,7 +65,7 @@ Kind = Literal["uuid", "text", "int", "float", "bool", "timestamp", "date", "dec
 #: Wire names are column names; a few API fields spell them differently.
 API_NAMES = {"phone_e164": "phone", "mobile_e164": "mobile"}
 #: Never synced: internal bookkeeping and secrets.
-HIDDEN = frozenset({"org_id", "field_versions", "password_hash", "home_cell", "provider_ref"})
+HIDDEN = frozenset({"org_id", "field_versions", "password_hash", "home_cell", "provider_ref", "last_login_at"})
 
 
 @dataclass(frozen=True)
