@@ -23,6 +23,8 @@ class Device(OrgRow, Table, tablename="devices"):
     push_token = Varchar(length=512, null=True, default=None)
     #: Highest sync mutation id applied for this device (exactly-once pushes).
     last_mutation_id = BigInt(default=0)
+    #: Scope keys of its last WatermelonDB-compatible pull (``sync_scopes.id``).
+    sync_scope = Varchar(length=64, null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     last_seen_at = Timestamptz(null=True, default=None)
     revoked_at = Timestamptz(null=True, default=None)

@@ -157,7 +157,7 @@ async def _apply_unit(scope: Scope, schema_version: int, unit: list[Mutation]) -
     results = []
     failed = False
     for m in unit:
-        result = await _apply_guarded(scope, schema_version, m)
+        result = await apply_guarded(scope, schema_version, m)
         results.append(result)
         if result.status == "rejected" or (len(unit) > 1 and result.status == "conflict"):
             failed = True
@@ -177,7 +177,7 @@ async def _apply_unit(scope: Scope, schema_version: int, unit: list[Mutation]) -
             for m in unit]
 
 
-async def _apply_guarded(scope: Scope, schema_version: int, m: Mutation) -> MutationResult:
+async def apply_guarded(scope: Scope, schema_version: int, m: Mutation) -> MutationResult:
     try:
         return await _apply(scope, schema_version, m)
     except DomainError as e:

@@ -3,6 +3,9 @@
 -- When tombstones were last purged: cursors below this version get 410.
 ALTER TABLE org_clocks ADD COLUMN purged_version INTEGER NOT NULL DEFAULT 0;
 
+-- The scope keys of the device's last WatermelonDB-style pull (it sends no cursor of ours).
+ALTER TABLE devices ADD COLUMN sync_scope VARCHAR(64) DEFAULT null;
+
 -- Per column, the version that last changed it: field-level conflict detection.
 ALTER TABLE users ADD COLUMN field_versions TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE regions ADD COLUMN field_versions TEXT NOT NULL DEFAULT '{}';
