@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
@@ -36,3 +37,9 @@ CENTS = Decimal("0.01")
 def money(value: Decimal | float | None) -> Decimal | None:
     """Amounts leave with two decimals on both engines (SQLite hands back floats' digits)."""
     return None if value is None else Decimal(str(value)).quantize(CENTS)
+
+
+class MergeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The duplicate to fold into the record named in the path."""
+
+    duplicate_id: uuid.UUID

@@ -18,8 +18,10 @@ from server.accounts.schemas import (
     AccountStatus,
     account_out,
 )
+from server.common.schemas import MergeIn
 from server.db.tx import unit_of_work
 from server.routes.common import IfMatch, etag, if_match_version
+from server.sync.merge import merge
 
 
 class AccountController(Controller):
@@ -64,6 +66,15 @@ class AccountController(Controller):
         """Change some fields; send `If-Match: "<version>"` to refuse overwriting newer data (412)."""
         async with unit_of_work():
             row = await service.update_account(access, account_id, data, if_match_version(if_match))
+        return Response(account_out(row), headers=etag(row["version"]))
+
+
+    @post("/{account_id:uuid}/merge", operation_id="accounts_merge", status_code=200)
+    async def merge_account(self, account_id: FromPath[uuid.UUID], data: JSONBody[MergeIn],
+                             access: NamedDependency[Scope]) -> Response[AccountOut]:
+        """Fold a duplicate (made offline by another rep) into this record, moving its history."""
+        async with unit_of_work():
+            row = await merge(access, "accounts", account_id, data.duplicate_id, access.accounts())
         return Response(account_out(row), headers=etag(row["version"]))
 
     @delete("/{account_id:uuid}", operation_id="accounts_delete", status_code=HTTP_204_NO_CONTENT)

@@ -19,8 +19,10 @@ from server.accounts.contact_schemas import (
     ContactPatch,
     contact_out,
 )
+from server.common.schemas import MergeIn
 from server.db.tx import unit_of_work
 from server.routes.common import IfMatch, etag, if_match_version
+from server.sync.merge import merge
 
 
 class ContactController(Controller):
@@ -68,6 +70,15 @@ class ContactController(Controller):
         """Change some fields; send `If-Match: "<version>"` to refuse overwriting newer data (412)."""
         async with unit_of_work():
             row = await service.update_contact(access, contact_id, data, if_match_version(if_match))
+        return Response(contact_out(row), headers=etag(row["version"]))
+
+
+    @post("/{contact_id:uuid}/merge", operation_id="contacts_merge", status_code=200)
+    async def merge_contact(self, contact_id: FromPath[uuid.UUID], data: JSONBody[MergeIn],
+                             access: NamedDependency[Scope]) -> Response[ContactOut]:
+        """Fold a duplicate (made offline by another rep) into this record, moving its history."""
+        async with unit_of_work():
+            row = await merge(access, "contacts", contact_id, data.duplicate_id, access.contacts())
         return Response(contact_out(row), headers=etag(row["version"]))
 
     @delete("/{contact_id:uuid}", operation_id="contacts_delete", status_code=HTTP_204_NO_CONTENT)

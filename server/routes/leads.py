@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from server.access.scope import Scope
 from server.accounts.contact_schemas import contact_out
 from server.accounts.schemas import account_out
+from server.common.schemas import MergeIn
 from server.db.tx import unit_of_work
 from server.pipeline import leads as service
 from server.pipeline.conversion import convert_lead
@@ -29,6 +30,7 @@ from server.pipeline.schemas import (
     opportunity_out,
 )
 from server.routes.common import IfMatch, etag, if_match_version
+from server.sync.merge import merge
 
 
 class LeadController(Controller):
@@ -74,6 +76,15 @@ class LeadController(Controller):
         """Change some fields or move the status; a converted lead answers 409 `lead_converted`."""
         async with unit_of_work():
             row = await service.update_lead(access, lead_id, data, if_match_version(if_match))
+        return Response(lead_out(row), headers=etag(row["version"]))
+
+
+    @post("/{lead_id:uuid}/merge", operation_id="leads_merge", status_code=200)
+    async def merge_lead(self, lead_id: FromPath[uuid.UUID], data: JSONBody[MergeIn],
+                             access: NamedDependency[Scope]) -> Response[LeadOut]:
+        """Fold a duplicate (made offline by another rep) into this record, moving its history."""
+        async with unit_of_work():
+            row = await merge(access, "leads", lead_id, data.duplicate_id, access.leads())
         return Response(lead_out(row), headers=etag(row["version"]))
 
     @delete("/{lead_id:uuid}", operation_id="leads_delete", status_code=HTTP_204_NO_CONTENT)

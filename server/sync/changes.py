@@ -104,7 +104,7 @@ def decode_holders(text: str) -> set[str]:
     return {h for h in text.split(",") if h}
 
 
-def _poke(org_id: uuid.UUID, holders: Holders | None, version: int) -> None:
+def poke(org_id: uuid.UUID, holders: Holders | None, version: int) -> None:
     try:  # TEMP until events lands
         from server.sync.events import poke_after_commit
     except ImportError:
@@ -127,7 +127,7 @@ async def written(tablename: str, before: dict | None, after: dict) -> None:
                                        row_id=after["id"], holders=_encode_holders(old)))
         if tablename == "accounts":
             await _carry_account_rows(org_id, [after["id"]], old or frozenset(), version)
-    _poke(org_id, None if new is None or (moved and old is None) else (new | (old or frozenset())), version)
+    poke(org_id, None if new is None or (moved and old is None) else (new | (old or frozenset())), version)
 
 
 async def _carry_account_rows(org_id: uuid.UUID, account_ids: list[uuid.UUID], old: Holders,
@@ -146,10 +146,10 @@ async def _carry_account_rows(org_id: uuid.UUID, account_ids: list[uuid.UUID], o
         if spec.name == "activities":
             where = where & (table.occurred_at >= recent)  # type: ignore[attr-defined]
         moved = await table.update({table.version: version}).where(where).returning(table.id)  # type: ignore[attr-defined]
-        await _log_moves(org_id, spec.name, [r["id"] for r in moved], old, version)
+        await log_moves(org_id, spec.name, [r["id"] for r in moved], old, version)
 
 
-async def _log_moves(org_id: uuid.UUID, tablename: str, row_ids: list[uuid.UUID], old: Holders | None,
+async def log_moves(org_id: uuid.UUID, tablename: str, row_ids: list[uuid.UUID], old: Holders | None,
                      version: int) -> None:
     if row_ids:
         text = _encode_holders(old)
@@ -172,7 +172,7 @@ async def territory_reassigned(org_id: uuid.UUID, territory_id: uuid.UUID, old_o
     await Territory.update({Territory.version: version}).where(
         (Territory.org_id == org_id) & (Territory.id == territory_id)
     )
-    await _log_moves(org_id, "territories", [territory_id], old_owners, version)
+    await log_moves(org_id, "territories", [territory_id], old_owners, version)
     placed = await TerritoryAccount.select(TerritoryAccount.account_id).where(
         (TerritoryAccount.org_id == org_id) & (TerritoryAccount.territory_id == territory_id)
         & TerritoryAccount.valid_to.is_null()
@@ -182,11 +182,11 @@ async def territory_reassigned(org_id: uuid.UUID, territory_id: uuid.UUID, old_o
         await Account.update({Account.version: version}).where(
             (Account.org_id == org_id) & Account.id.is_in(account_ids)
         )
-        await _log_moves(org_id, "accounts", account_ids, old_owners, version)
+        await log_moves(org_id, "accounts", account_ids, old_owners, version)
         await _carry_account_rows(org_id, account_ids, old_owners, version)
     leads = await Lead.update({Lead.version: version}).where(
         (Lead.org_id == org_id) & (Lead.territory_id == territory_id) & Lead.owner_id.is_null()
     ).returning(Lead.id)
-    await _log_moves(org_id, "leads", [r["id"] for r in leads], old_owners, version)
-    _poke(org_id, old_owners | new_owners, version)
+    await log_moves(org_id, "leads", [r["id"] for r in leads], old_owners, version)
+    poke(org_id, old_owners | new_owners, version)
     return version

@@ -15,6 +15,7 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 import asyncpg
@@ -22,7 +23,14 @@ import msgspec
 
 from server.access.scope import Scope
 from server.auth.tables import Device
-from server.common.errors import DomainError, Forbidden, Invalid, NotFound, PayloadTooLarge, PreconditionFailed
+from server.common.errors import (
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+)
 from server.common.records import changed_since
 from server.common.time import utcnow
 from server.db.engine import current_engine, is_sqlite
@@ -94,7 +102,7 @@ def check_batch(mutations: list[Mutation]) -> list[list[Mutation]]:
         raise PayloadTooLarge(f"at most {MAX_MUTATIONS} mutations per push; send the rest in the next one",
                               code="batch_too_large", extra={"max_mutations": MAX_MUTATIONS})
     ids = [m.mutation_id for m in mutations]
-    if any(b <= a for a, b in zip(ids, ids[1:])):
+    if any(b <= a for a, b in pairwise(ids)):
         raise Invalid("mutation_id must increase through the batch", field="mutations",
                       code="mutation_ids_out_of_order")
     return list(_units(mutations))
