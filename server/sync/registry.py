@@ -65,7 +65,9 @@ Kind = Literal["uuid", "text", "int", "float", "bool", "timestamp", "date", "dec
 #: Wire names are column names; a few API fields spell them differently.
 API_NAMES = {"phone_e164": "phone", "mobile_e164": "mobile"}
 #: Never synced: internal bookkeeping and secrets.
-HIDDEN = frozenset({"org_id", "field_versions", "password_hash", "home_cell", "provider_ref", "last_login_at"})
+HIDDEN = frozenset(
+    {"org_id", "field_versions", "password_hash", "home_cell", "provider_ref", "last_login_at", "deleted_at"}
+)  # deletes travel as ids, never as records
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,7 @@ class SyncedTable:
         insertable = {_column(f) for f in getattr(self.writes.insert_type, "__struct_fields__", ())}
         updatable = set(self.writes.updatable or (_column(f) for f in self.writes.patch_type.__struct_fields__))
         return {
-            name: "both" if name in updatable else "insert" if name in insertable else "server"
-            for name in self.columns
+            name: "both" if name in updatable else "insert" if name in insertable else "server" for name in self.columns
         }
 
     def policy_of(self, column: str) -> Policy:
@@ -165,59 +166,128 @@ TABLES: tuple[SyncedTable, ...] = (
     SyncedTable(
         # The directory: people edit their own name, phone and time zone offline; the
         # server (their manager or an admin) wins an overlapping edit.
-        "users", User, Scope.users, "server_wins",
-        writes=Writes(UserPatch, update_user),
+        "users",
+        User,
+        Scope.users,
+        "server_wins",
+        writes=Writes(
+            UserPatch, update_user, updatable=("full_name", "phone_e164", "timezone", "home_lat", "home_lng")
+        ),
     ),
     SyncedTable(
-        "territories", Territory, Scope.territories, "server_wins", since=2,
+        "territories",
+        Territory,
+        Scope.territories,
+        "server_wins",
+        since=2,
     ),
     SyncedTable(
-        "accounts", Account, Scope.accounts, "last_writer_wins",
+        "accounts",
+        Account,
+        Scope.accounts,
+        "last_writer_wins",
         people=("owner_id",),
-        writes=Writes(AccountPatch, account_service.update_account, insert_type=AccountIn, create=account_service.create_account,
-                      delete=account_service.delete_account),
+        writes=Writes(
+            AccountPatch,
+            account_service.update_account,
+            insert_type=AccountIn,
+            create=account_service.create_account,
+            delete=account_service.delete_account,
+        ),
         column_since={"merged_into_id": 2},
     ),
     SyncedTable(
-        "contacts", Contact, Scope.contacts, "last_writer_wins",
-        people=("owner_id",), account_column="account_id",
-        writes=Writes(ContactPatch, contact_service.update_contact, insert_type=ContactIn, create=contact_service.create_contact,
-                      delete=contact_service.delete_contact),
+        "contacts",
+        Contact,
+        Scope.contacts,
+        "last_writer_wins",
+        people=("owner_id",),
+        account_column="account_id",
+        writes=Writes(
+            ContactPatch,
+            contact_service.update_contact,
+            insert_type=ContactIn,
+            create=contact_service.create_contact,
+            delete=contact_service.delete_contact,
+        ),
         column_since={"merged_into_id": 2},
     ),
     SyncedTable(
-        "leads", Lead, Scope.leads, "last_writer_wins",
-        people=("owner_id",), territory_column="territory_id",
-        writes=Writes(LeadPatch, lead_service.update_lead, insert_type=LeadIn, create=lead_service.create_lead,
-                      delete=lead_service.delete_lead),
-        column_since={"merged_into_id": 2},
+        "leads",
+        Lead,
+        Scope.leads,
+        "last_writer_wins",
+        people=("owner_id",),
+        territory_column="territory_id",
+        column_since={"merged_into_id": 2, "territory_id": 2},  # territories sync from version 2
+        writes=Writes(
+            LeadPatch,
+            lead_service.update_lead,
+            insert_type=LeadIn,
+            create=lead_service.create_lead,
+            delete=lead_service.delete_lead,
+        ),
     ),
     SyncedTable(
-        "opportunities", Opportunity, Scope.opportunities, "last_writer_wins",
-        people=("owner_id",), account_column="account_id",
-        writes=Writes(OpportunityPatch, opportunity_service.update_opportunity, insert_type=OpportunityIn, create=opportunity_service.create_opportunity,
-                      delete=opportunity_service.delete_opportunity),
+        "opportunities",
+        Opportunity,
+        Scope.opportunities,
+        "last_writer_wins",
+        people=("owner_id",),
+        account_column="account_id",
+        writes=Writes(
+            OpportunityPatch,
+            opportunity_service.update_opportunity,
+            insert_type=OpportunityIn,
+            create=opportunity_service.create_opportunity,
+            delete=opportunity_service.delete_opportunity,
+        ),
         # Money and deal stage: an overlapping offline edit is refused, never overwritten.
-        field_policies={"amount": "reject", "stage": "reject", "expected_close_date": "reject",
-                        "currency": "reject"},
+        field_policies={"amount": "reject", "stage": "reject", "expected_close_date": "reject", "currency": "reject"},
     ),
     SyncedTable(
-        "activities", Activity, Scope.activities, "last_writer_wins",
-        people=("rep_id",), account_column="account_id",
-        writes=Writes(ActivityPatch, activity_service.update_activity, insert_type=ActivityIn, create=_create_activity,
-                      delete=activity_service.delete_activity, updatable=AMENDABLE),
+        "activities",
+        Activity,
+        Scope.activities,
+        "last_writer_wins",
+        people=("rep_id",),
+        account_column="account_id",
+        writes=Writes(
+            ActivityPatch,
+            activity_service.update_activity,
+            insert_type=ActivityIn,
+            create=_create_activity,
+            delete=activity_service.delete_activity,
+            updatable=AMENDABLE,
+        ),
     ),
     SyncedTable(
-        "tasks", Task, Scope.tasks, "last_writer_wins",
+        "tasks",
+        Task,
+        Scope.tasks,
+        "last_writer_wins",
         people=("assignee_id",),
-        writes=Writes(TaskPatch, work_service.update_task, insert_type=TaskIn, create=work_service.create_task,
-                      delete=work_service.delete_task),
+        writes=Writes(
+            TaskPatch,
+            work_service.update_task,
+            insert_type=TaskIn,
+            create=work_service.create_task,
+            delete=work_service.delete_task,
+        ),
     ),
     SyncedTable(
-        "appointments", Appointment, Scope.appointments, "last_writer_wins",
+        "appointments",
+        Appointment,
+        Scope.appointments,
+        "last_writer_wins",
         people=("assignee_id",),
-        writes=Writes(AppointmentPatch, work_service.update_appointment, insert_type=AppointmentIn, create=work_service.create_appointment,
-                      delete=work_service.delete_appointment),
+        writes=Writes(
+            AppointmentPatch,
+            work_service.update_appointment,
+            insert_type=AppointmentIn,
+            create=work_service.create_appointment,
+            delete=work_service.delete_appointment,
+        ),
     ),
 )
 

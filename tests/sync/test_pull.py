@@ -2,9 +2,7 @@
 
 import uuid
 
-from server.accounts.tables import Account
 from server.db.tx import unit_of_work
-from server.orgs.tables import OrgClock
 from server.sync.registry import MIN_SCHEMA_VERSION
 from tests.activity_builders import make_account, make_activity, make_task
 from tests.builders import make_org, make_user
@@ -115,21 +113,34 @@ async def test_cursor_of_another_user_or_tampered_is_refused(client):
     assert r.status_code == 409 and r.json()["code"] == "cursor_invalid"
 
 
-async def test_tombstone_horizon_answers_410_and_a_full_pull_recovers(client):
+async def test_tombstone_horizon_answers_410_and_a_full_pull_recovers_keeping_local_changes(client):
+    from datetime import timedelta
+
+    from server.common.time import utcnow
+    from server.sync.horizon import purge
+
     org = await make_sales_org()
-    await make_account(org.rep, "Old")
+    old = await make_account(org.rep, "Old")
+    task = await make_task(org.rep)
     phone = await Phone(client, org.rep).login()
     await phone.pull()
+    offline_edit = phone.mutation("accounts", "update", old, {"city": "Edited offline"},
+                                  base_version=phone.tables["accounts"][str(old)]["version"])
+    manager = await Phone(client, org.manager).login()
+    assert (await client.delete(f"/api/v1/tasks/{task['id']}", headers=manager.headers)).status_code == 204
     fresh = await make_account(org.rep, "New")
-    async with unit_of_work():  # tombstones purged past the device's cursor
-        head = (await OrgClock.select(OrgClock.version).where(OrgClock.id == org.org_id).first())["version"]
-        await OrgClock.update({OrgClock.purged_version: head}).where(OrgClock.id == org.org_id)
+    async with unit_of_work():  # months later: the task's tombstone is purged
+        purged = await purge(org.org_id, now=utcnow() + timedelta(days=400))
+    assert purged > 0
     r = await client.post("/api/v1/sync/pull", json={"device_id": str(phone.device_id), "schema_version": 2,
                                                      "cursor": phone.cursor}, headers=phone.headers)
     assert r.status_code == 410 and r.json()["code"] == "cursor_expired"
     phone.cursor = None
     pages = await phone.pull()
-    assert pages[0]["reset"] and str(fresh) in phone.ids("accounts") and len(phone.ids("accounts")) == 2
+    assert pages[0]["reset"] and phone.ids("accounts") == {str(old), str(fresh)}
+    assert str(task["id"]) not in phone.ids("tasks")  # the delete was not missed
+    out = await phone.push([offline_edit])  # the unpushed change survives the reset
+    assert out["results"][0]["status"] == "applied" and out["results"][0]["record"]["city"] == "Edited offline"
 
 
 async def test_schema_versions_old_gets_known_columns_too_old_gets_426(client):
