@@ -18,8 +18,9 @@ from server.access.principal import Principal
 from server.access.team import managers_of, reports_of
 from server.accounts.tables import Account, Contact
 from server.common.time import utcnow
-from server.comms.tables import Activity
+from server.comms.tables import Activity, MessageTemplate
 from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner
+from server.incentives.tables import Contest, ContestParticipant, LeaderboardEntry
 from server.pipeline.tables import Lead, Opportunity
 from server.users.tables import User
 from server.work.tables import Appointment, Task
@@ -161,6 +162,37 @@ class Scope:
         if self.directory is None:
             return self._org(User)
         return self._org(User) & User.id.is_in(sorted(self.directory))
+
+    def templates(self) -> Where | And:
+        return self._org(MessageTemplate)
+
+    def _joined_contests(self):
+        return ContestParticipant.select(ContestParticipant.contest_id).where(
+            (ContestParticipant.org_id == self.org_id) & ContestParticipant.user_id.is_in(self._members())
+        )
+
+    def contests(self) -> Where | And:
+        """Reps: contests they take part in; managers: theirs and their team's; admins: the org's."""
+        if self.members is None:
+            return self._org(Contest)
+        joined = Contest.id.is_in(self._joined_contests())
+        if self.principal.is_manager:
+            return self._org(Contest) & (Contest.created_by_id.is_in(self._members()) | joined)
+        return self._org(Contest) & joined & (Contest.status != "draft")
+
+    def leaderboard_entries(self) -> Where | And:
+        """Every row of the contests one sees, except a ``top3`` contest shows reps its top three and their own."""
+        if self.members is None:
+            return self._org(LeaderboardEntry)
+        visible = Contest.select(Contest.id).where(self.contests())
+        if self.principal.is_manager:
+            return self._org(LeaderboardEntry) & LeaderboardEntry.contest_id.is_in(visible)
+        open_boards = Contest.select(Contest.id).where(self.contests() & (Contest.visibility == "all"))
+        near_top = (LeaderboardEntry.rank <= 3) | (LeaderboardEntry.user_id == self.principal.user_id)
+        return self._org(LeaderboardEntry) & (
+            LeaderboardEntry.contest_id.is_in(open_boards)
+            | (LeaderboardEntry.contest_id.is_in(visible) & near_top)
+        )
 
     def owned_by(self, table: type[Table], owner_id: uuid.UUID, base: Where | And) -> Where | And:
         """``base`` narrowed to rows owned by ``owner_id``.

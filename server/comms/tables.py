@@ -50,3 +50,14 @@ class Activity(SyncedRow, Table, tablename="activities"):
     #: Visits and calls: verified, out_of_range or unverifiable (server-owned).
     verification = Varchar(length=14, null=True, default=None)
     distance_m = DoublePrecision(null=True, default=None)
+
+
+class MessageTemplate(SyncedRow, Table, tablename="message_templates"):
+    """An org's ready-made email or text; reps pick one on the phone, offline included."""
+
+    name = Varchar(length=120)
+    channel = Varchar(length=10)  # email | text
+    subject = Varchar(length=200, null=True, default=None)
+    body = Text()
+    active = Boolean(default=True)
+    created_by_id = ForeignKey(USER, null=True)

@@ -3,8 +3,9 @@
 from server.accounts.tables import Account, Contact
 from server.audit.tables import AuditEvent
 from server.auth.tables import AuthSession, Device, RefreshToken
-from server.comms.tables import Activity
+from server.comms.tables import Activity, MessageTemplate
 from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner
+from server.incentives.tables import Contest, ContestParticipant, LeaderboardEntry
 from server.orgs.tables import (
     ManagerLink,
     Organisation,
@@ -41,6 +42,10 @@ ALL_TABLES = (
     TerritoryOwner,
     TerritoryAccount,
     AuditEvent,
+    MessageTemplate,
+    Contest,
+    ContestParticipant,
+    LeaderboardEntry,
     SyncMutation,
     SyncMove,
     SyncScope,

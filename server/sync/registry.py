@@ -40,8 +40,9 @@ from server.accounts.schemas import AccountIn, AccountPatch
 from server.accounts.tables import Account, Contact
 from server.comms import activities as activity_service
 from server.comms.schemas import AMENDABLE, ActivityIn, ActivityPatch
-from server.comms.tables import Activity
+from server.comms.tables import Activity, MessageTemplate
 from server.geo.tables import Territory
+from server.incentives.tables import Contest, LeaderboardEntry
 from server.pipeline import leads as lead_service
 from server.pipeline import opportunities as opportunity_service
 from server.pipeline.schemas import LeadIn, LeadPatch, OpportunityIn, OpportunityPatch
@@ -54,7 +55,7 @@ from server.work.schemas import AppointmentIn, AppointmentPatch, TaskIn, TaskPat
 from server.work.tables import Appointment, Task
 
 #: The schema version this server speaks, and the oldest it still accepts.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIN_SCHEMA_VERSION = 1
 
 Policy = Literal["last_writer_wins", "server_wins", "reject"]
@@ -289,6 +290,10 @@ TABLES: tuple[SyncedTable, ...] = (
             delete=work_service.delete_appointment,
         ),
     ),
+    # Manager-owned data: phones read it; the server always wins.
+    SyncedTable("message_templates", MessageTemplate, Scope.templates, "server_wins", since=3),
+    SyncedTable("contests", Contest, Scope.contests, "server_wins", since=3),
+    SyncedTable("leaderboard_entries", LeaderboardEntry, Scope.leaderboard_entries, "server_wins", since=3),
 )
 
 BY_NAME: dict[str, SyncedTable] = {t.name: t for t in TABLES}
