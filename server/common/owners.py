@@ -16,7 +16,7 @@ async def check_owner(scope: Scope, owner_id: uuid.UUID | None, field: str = "ow
         return
     exists = await User.exists().where(
         (User.id == owner_id) & (User.org_id == scope.org_id)
-        & User.deleted_at.is_null() & (User.active == True)  # noqa: E712
+        & User.deleted_at.is_null() & (User.active == True)
     )
     if not exists:
         raise Invalid("no such active user in this organisation", field=field, code="unknown_user")

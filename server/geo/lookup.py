@@ -18,7 +18,7 @@ async def territory_for(org_id: uuid.UUID, cell: str) -> uuid.UUID | None:
     ancestors = {cell_to_parent(cell, r) for r in range(POINT_RESOLUTION + 1)}
     rows = await Territory.select(Territory.id, Territory.cells).where(
         (Territory.org_id == org_id) & Territory.deleted_at.is_null()
-        & (Territory.layer == "primary") & (Territory.overlay == False)  # noqa: E712
+        & (Territory.layer == "primary") & (Territory.overlay == False)
         & Territory.effective_to.is_null()
     ).order_by(Territory.id).output(load_json=True)
     for row in rows:

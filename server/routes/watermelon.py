@@ -24,7 +24,7 @@ class WatermelonPushIn(msgspec.Struct):
 
 
 class WatermelonPushOut(msgspec.Struct):
-    experimentalRejectedIds: dict[str, list[str]]  # noqa: N815  (WatermelonDB's name)
+    experimentalRejectedIds: dict[str, list[str]]
 
 
 def _migration(raw: str | None) -> watermelon.Migration | None:

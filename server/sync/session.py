@@ -60,7 +60,7 @@ async def remember_scope(org_id: uuid.UUID, keys: ScopeKeys) -> str:
     if not await SyncScope.exists().where(SyncScope.id == key_id):
         try:
             await SyncScope.insert(SyncScope(id=key_id, org_id=org_id, keys=raw.decode(), created_at=utcnow()))
-        except Exception:  # noqa: BLE001 - a concurrent pull stored the same keys first
+        except Exception:
             if not await SyncScope.exists().where(SyncScope.id == key_id):
                 raise
     return key_id

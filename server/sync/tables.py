@@ -1,6 +1,15 @@
 """Bookkeeping tables of the sync protocol (the synced data lives in the feature tables)."""
 
-from piccolo.columns import UUID, BigInt, BigSerial, ForeignKey, LazyTableReference, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    UUID,
+    BigInt,
+    BigSerial,
+    ForeignKey,
+    LazyTableReference,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 

@@ -10,26 +10,26 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from server.common.errors import Invalid
 from server.common.schemas import money
 from server.sync.registry import Kind, SyncedTable, api_field
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_millis(value: datetime) -> int:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return (value - EPOCH) // _MS
 
 
-_MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=timezone.utc) - EPOCH
+_MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC) - EPOCH
 
 
-def from_millis(value: int | float) -> datetime:
+def from_millis(value: float) -> datetime:
     return EPOCH + _MS * int(value)
 
 

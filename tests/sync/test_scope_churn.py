@@ -4,7 +4,12 @@ import uuid
 
 from server.db.tx import unit_of_work
 from server.geo.ownership import reassign_territory
-from tests.activity_builders import give_territory, make_account, make_activity, scope_of
+from tests.activity_builders import (
+    give_territory,
+    make_account,
+    make_activity,
+    scope_of,
+)
 from tests.pipeline_builders import make_sales_org
 from tests.sync.phone import Phone
 
