@@ -65,7 +65,7 @@ class ActivityFilter(msgspec.Struct, kw_only=True):
 
 
 # -- linked records --------------------------------------------------------------
-def _link_conditions(scope: Scope) -> dict[str, tuple[type[Table], object]]:
+def link_conditions(scope: Scope) -> dict[str, tuple[type[Table], object]]:
     return {
         "account": (Account, scope.accounts()),
         "contact": (Contact, scope.contacts()),
@@ -80,7 +80,7 @@ async def check_links(scope: Scope, values: dict) -> None:
     Shared with tasks and appointments. A record outside the scope is reported
     exactly like one that does not exist (422 ``unknown_<thing>``).
     """
-    for thing, (table, condition) in _link_conditions(scope).items():
+    for thing, (table, condition) in link_conditions(scope).items():
         record_id = values.get(f"{thing}_id")
         if record_id is None:
             continue
@@ -126,7 +126,7 @@ def _counterpart(kind: str, raw: str | None) -> str | None:
     return raw.strip()
 
 
-def _values(data: ActivityIn, now: datetime) -> dict:
+def activity_values(data: ActivityIn, now: datetime) -> dict:
     """Validated, normalised client-owned columns of a new activity."""
     occurred_at = utc(data.occurred_at)
     assert occurred_at is not None
@@ -148,7 +148,7 @@ def _values(data: ActivityIn, now: datetime) -> dict:
     return values
 
 
-async def _lock_id(record_id: uuid.UUID) -> None:
+async def lock_id(record_id: uuid.UUID) -> None:
     """Serialise concurrent uploads of one id (a retry racing the original request).
 
     The loser then finds the winner's committed row and answers as a replay
@@ -159,7 +159,7 @@ async def _lock_id(record_id: uuid.UUID) -> None:
         await Activity.raw("SELECT pg_advisory_xact_lock(hashtextextended({}, 0))", str(record_id))
 
 
-def _same_content(row: dict, values: dict) -> bool:
+def same_content(row: dict, values: dict) -> bool:
     return all(row[f] == values[f] for f in CONTENT)
 
 
@@ -172,13 +172,13 @@ async def create_activity(scope: Scope, data: ActivityIn) -> tuple[dict, bool]:
     whoever holds it, so an id never reveals another org's or rep's activity.
     """
     now = utcnow()
-    values = _values(data, now)
+    values = activity_values(data, now)
     if data.id is not None:
-        await _lock_id(data.id)
+        await lock_id(data.id)
         existing = await Activity.select().where(Activity.id == data.id).first()
         if existing is not None:
             if (existing["org_id"] == scope.org_id and existing["rep_id"] == scope.principal.user_id
-                    and existing["deleted_at"] is None and _same_content(existing, values)):
+                    and existing["deleted_at"] is None and same_content(existing, values)):
                 return existing, False
             raise Conflict(f"id {data.id} is already taken", code="id_taken", field="id")
     await check_links(scope, values)

@@ -130,6 +130,15 @@ async def written(tablename: str, before: dict | None, after: dict) -> None:
     poke(org_id, None if new is None or (moved and old is None) else (new | (old or frozenset())), version)
 
 
+async def inserted(tablename: str, org_id: uuid.UUID, rows: list[dict]) -> None:
+    """Record what a bulk insert means for sync: one poke for all the rows' holders."""
+    if not rows:
+        return
+    held = await holders_of(tablename, org_id, rows)
+    union: Holders | None = None if any(h is None for h in held) else frozenset().union(*held)  # type: ignore[arg-type]
+    poke(org_id, union, max(r["version"] for r in rows))
+
+
 async def _carry_account_rows(org_id: uuid.UUID, account_ids: list[uuid.UUID], old: Holders,
                               version: int) -> None:
     """Rows hanging off moved accounts follow them: a new version, and a move record."""

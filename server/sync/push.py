@@ -15,6 +15,7 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from functools import lru_cache
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
@@ -116,12 +117,15 @@ async def push(scope: Scope, device_id: uuid.UUID, schema_version: int,
         stored = await _stored_results(device_id, [m.mutation_id for m in mutations if m.mutation_id <= last])
         results: list[MutationResult] = []
         fresh: list[MutationResult] = []
-        for unit in units:
-            if unit[0].mutation_id <= last:
+        for run in _runs(units, last):
+            if run[0][0].mutation_id <= last:
                 results.extend(stored.get(m.mutation_id) or MutationResult(m.mutation_id, "duplicate")
-                               for m in unit)
+                               for unit in run for m in unit)
                 continue
-            done = await _apply_unit(scope, schema_version, unit)
+            if len(run) > 1:
+                done = await _apply_bulk(scope, schema_version, [unit[0] for unit in run])
+            else:
+                done = await _apply_unit(scope, schema_version, run[0])
             results.extend(done)
             fresh.extend(done)
         if fresh:
@@ -138,6 +142,72 @@ async def push(scope: Scope, device_id: uuid.UUID, schema_version: int,
             Device.id == device_id
         )
     return PushResult(last_mutation_id=last, server_time=to_millis(utcnow()), results=results)
+
+
+def _bulk_table(unit: list[Mutation]) -> str | None:
+    """The table of a plain insert that a set-based writer can take, else None."""
+    m = unit[0]
+    if len(unit) != 1 or m.op != "insert" or m.group is not None:
+        return None
+    spec = BY_NAME.get(m.table)
+    return m.table if spec is not None and spec.writes is not None and spec.writes.create_many else None
+
+
+def _runs(units: list[list[Mutation]], last: int) -> Iterator[list[list[Mutation]]]:
+    """Consecutive units taken together: replays, or plain inserts into one bulk-capable table."""
+    run: list[list[Mutation]] = []
+    key: object = None
+    for unit in units:
+        unit_key = "replay" if unit[0].mutation_id <= last else _bulk_table(unit)
+        if run and (unit_key is None or unit_key != key):
+            yield run
+            run = []
+        run.append(unit)
+        key = unit_key
+        if unit_key is None:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
+async def _apply_bulk(scope: Scope, schema_version: int, run: list[Mutation]) -> list[MutationResult]:
+    """Plain inserts into one table through its set-based writer (one savepoint for all)."""
+    spec = BY_NAME[run[0].table]
+    writes = spec.writes
+    assert writes is not None and writes.create_many is not None and writes.insert_type is not None
+    results: dict[int, MutationResult] = {}
+    items, taken = [], []
+    for m in run:
+        fields = m.fields or {}
+        try:
+            check_columns(spec, {k: v for k, v in fields.items() if k != "id"}, schema_version, insert=True)
+            items.append(msgspec.convert({**to_api_fields(spec, fields), "id": str(m.id)}, writes.insert_type))
+            taken.append(m)
+        except DomainError as e:
+            results[m.mutation_id] = _rejected(m, e.code, e.message, e.field)
+        except msgspec.ValidationError as e:
+            results[m.mutation_id] = _rejected(m, "validation_error", str(e), _error_field(str(e)))
+    if items:
+        savepoint = await current_engine().current_transaction.get().savepoint()
+        try:
+            outcomes = await writes.create_many(scope, items)
+        except DATA_ERRORS:
+            # Something the checks did not foresee: undo, then take them one at a time.
+            await savepoint.rollback_to()
+            await savepoint.release()
+            for m in taken:
+                [results[m.mutation_id]] = await _apply_unit(scope, schema_version, [m])
+        else:
+            await savepoint.release()
+            for m, outcome in zip(taken, outcomes, strict=True):
+                if isinstance(outcome, DomainError):
+                    results[m.mutation_id] = _rejected(m, outcome.code, outcome.message, outcome.field)
+                else:
+                    row, created = outcome
+                    results[m.mutation_id] = _applied(spec, schema_version, m, row,
+                                                      "applied" if created else "duplicate")
+    return [results[m.mutation_id] for m in run]
 
 
 async def _lock_device(scope: Scope, device_id: uuid.UUID) -> int:
@@ -208,9 +278,14 @@ def _error_field(message: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=64)
+def _encoder(table: str, schema_version: int):
+    return encoder(BY_NAME[table].columns_for(schema_version))
+
+
 def _applied(spec: SyncedTable, schema_version: int, m: Mutation, row: dict, status: Status = "applied",
              conflict_fields: list[str] | None = None) -> MutationResult:
-    record = encoder(spec.columns_for(schema_version))(row) if row.get("deleted_at") is None else None
+    record = _encoder(spec.name, schema_version)(row) if row.get("deleted_at") is None else None
     return MutationResult(m.mutation_id, status, version=row["version"], record=record,
                           conflict_fields=conflict_fields)
 

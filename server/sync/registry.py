@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import msgspec
@@ -39,6 +40,7 @@ from server.accounts.contact_schemas import ContactIn, ContactPatch
 from server.accounts.schemas import AccountIn, AccountPatch
 from server.accounts.tables import Account, Contact
 from server.comms import activities as activity_service
+from server.comms.bulk import create_activities
 from server.comms.schemas import AMENDABLE, ActivityIn, ActivityPatch
 from server.comms.tables import Activity, MessageTemplate
 from server.geo.tables import Territory
@@ -81,6 +83,8 @@ class Writes:
     insert_type: type[msgspec.Struct] | None = None
     create: Callable[[Scope, Any], Awaitable[Any]] | None = None
     delete: Callable[[Scope, uuid.UUID], Awaitable[None]] | None = None
+    #: Set-based inserts: per item ``(row, created)`` or the error that refused it.
+    create_many: Callable[[Scope, list[Any]], Awaitable[list[Any]]] | None = None
     #: Columns an update may change (default: the fields of ``patch_type``).
     updatable: tuple[str, ...] | None = None
 
@@ -103,15 +107,21 @@ class SyncedTable:
     since: int = 1
     column_since: Mapping[str, int] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def columns(self) -> dict[str, Kind]:
         """Wire columns (``id`` first) and how each is encoded."""
         return {c._meta.name: _kind(c) for c in self.table._meta.columns if c._meta.name not in HIDDEN}
 
     def columns_for(self, schema_version: int) -> dict[str, Kind]:
-        return {n: k for n, k in self.columns.items() if self.column_since.get(n, self.since) <= schema_version}
+        """The columns a phone on ``schema_version`` knows (computed once per version)."""
+        known = self.__dict__.setdefault("_columns_by_version", {})
+        if schema_version not in known:
+            known[schema_version] = {
+                n: k for n, k in self.columns.items() if self.column_since.get(n, self.since) <= schema_version
+            }
+        return known[schema_version]
 
-    @property
+    @cached_property
     def writers(self) -> dict[str, Writer]:
         if self.writes is None:
             return dict.fromkeys(self.columns, "server")
@@ -259,6 +269,7 @@ TABLES: tuple[SyncedTable, ...] = (
             insert_type=ActivityIn,
             create=_create_activity,
             delete=activity_service.delete_activity,
+            create_many=create_activities,
             updatable=AMENDABLE,
         ),
     ),

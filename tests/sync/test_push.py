@@ -193,3 +193,33 @@ async def test_insert_of_an_existing_id_is_a_duplicate_and_deletes_are_idempoten
     foreign = await make_account(org.loner)
     taken = await phone.push([phone.mutation("accounts", "insert", foreign, {"name": "Clash"})])
     assert taken["results"][0]["error"]["code"] == "id_taken"
+
+
+async def test_a_run_of_activities_is_written_in_bulk_with_per_item_answers(client):
+    org = await make_sales_org()
+    phone = await Phone(client, org.rep).login()
+    account = await make_account(org.rep, "Visited")
+    foreign = await make_account(org.loner, "Not mine")
+    call = {"type": "call", "direction": "out", "occurred_at": 1_795_000_000_000, "outcome": "connected",
+            "duration_s": 60, "account_id": str(account)}
+    ids = [uuid.uuid4() for _ in range(6)]
+    first = await phone.push([phone.mutation("activities", "insert", ids[0], call)])
+    batch = [
+        phone.mutation("activities", "insert", ids[0], call),  # pushed before (by REST or another batch)
+        phone.mutation("activities", "insert", ids[1], call),
+        phone.mutation("activities", "insert", ids[2], {**call, "outcome": "exploded"}),  # invalid
+        phone.mutation("activities", "insert", ids[3], {**call, "account_id": str(foreign)}),  # not visible
+        phone.mutation("activities", "insert", ids[4], {**call, "verification": "verified"}),  # server's column
+        phone.mutation("activities", "insert", ids[5], call),
+    ]
+    out = await phone.push(batch)
+    assert statuses(out) == ["duplicate", "applied", "rejected", "rejected", "rejected", "applied"]
+    assert [r.get("error", {}).get("code") for r in out["results"]][2:5] == [
+        "invalid_outcome", "unknown_account", "read_only_column"]
+    assert out["results"][0]["version"] == first["results"][0]["version"]
+    versions = [out["results"][i]["version"] for i in (1, 5)]
+    assert versions[0] < versions[1]
+    listed = await client.get("/api/v1/activities", params={"account_id": str(account)}, headers=phone.headers)
+    assert {a["id"] for a in listed.json()["items"]} == {str(ids[0]), str(ids[1]), str(ids[5])}
+    again = await phone.push_raw(batch)  # the whole batch retried after a lost response
+    assert again.json()["results"] == out["results"]
