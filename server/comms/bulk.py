@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import uuid
 
-
 from server.access.scope import Scope
 from server.common.errors import Conflict, DomainError, Invalid
 from server.common.time import utcnow
-from server.comms.activities import activity_values, link_conditions, lock_id, same_content
+from server.comms.activities import (
+    activity_values,
+    link_conditions,
+    lock_id,
+    same_content,
+)
 from server.comms.schemas import ActivityIn
 from server.comms.tables import Activity
 from server.db.clock import next_versions

@@ -17,8 +17,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from server.comms.tables import Activity
 from server.common.time import utcnow
+from server.comms.tables import Activity
 from server.db.clock import current_version
 from server.orgs.tables import Organisation, OrgClock
 from server.sync.tables import SyncMove, SyncMutation
