@@ -22,7 +22,10 @@ from server.routes import (
     health,
     leads,
     opportunities,
+    sync,
+    sync_events,
     users,
+    watermelon,
     work,
 )
 from server.routes.docs import static_assets
@@ -35,8 +38,9 @@ from server.routes.security import (
     provide_principal,
     provide_scope,
 )
+from server.sync.broker import channels_plugin
 
-API_VERSION = "1.0.0"
+API_VERSION = "1.1.0"
 
 ROUTES = [
     health.live,
@@ -52,6 +56,9 @@ ROUTES = [
     work.AppointmentController,
     users.UserController,
     users.TeamController,
+    sync.SyncController,
+    watermelon.WatermelonController,
+    sync_events.sync_events,
 ]
 
 
@@ -71,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[*ROUTES, static_assets()],
         lifespan=[lifespan],
+        plugins=[channels_plugin(settings)],
         state=State({"settings": settings, "auth": AuthService(settings)}),
         dependencies={"principal": Provide(provide_principal), "access": Provide(provide_scope)},
         middleware=[
@@ -80,7 +88,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(API_VERSION),
         # Level 9 (the default) cost ~1.5 ms per 100-row page; level 4 is most of the gain for a fraction.
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=4),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=4,
+                                             exclude_opt_key="no_compression"),
         request_max_body_size=settings.max_body_bytes,
     )
 

@@ -59,7 +59,17 @@ async def migrate(settings) -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Apply pending migrations, then serve the API."""
     migrate.callback()  # type: ignore[misc]
+    if workers > 1 and load_settings().is_sqlite:
+        click.echo("note: on SQLite each worker has its own live-update broker: a phone's stream is poked "
+                   "only for writes its worker served (phones still pull on their schedule); "
+                   "use PostgreSQL to run several workers", err=True)
     _serve(host, port, workers)
+
+
+#: On SIGTERM, requests still running after this long are cancelled. Live-update streams
+#: (``GET /api/v1/sync/events``) never finish on their own: without a limit a deploy would wait
+#: for every phone to disconnect. Cut, they reconnect to the new process.
+SHUTDOWN_GRACE_S = 5
 
 
 def _serve(host: str, port: int, workers: int) -> None:
@@ -67,7 +77,7 @@ def _serve(host: str, port: int, workers: int) -> None:
 
     click.echo(f"fieldsales API on http://{host}:{port}  (docs: http://{host}:{port}/schema/swagger)")
     uvicorn.run("server.asgi:app", host=host, port=port, workers=workers, log_level="warning",
-                access_log=False)
+                access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
 
 
 @main.command("demo-data")

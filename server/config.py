@@ -28,6 +28,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     #: Hash cost; tests lower it so thousands of users hash quickly.
     password_time_cost: int = 3
+    #: Live-update stream (``GET /api/v1/sync/events``): seconds without an event before a heartbeat,
+    sse_heartbeat_s: float = 15.0
+    #: seconds between re-checks of a stream's session and scope,
+    sse_scope_refresh_s: float = 300.0
+    #: and the reconnection delay suggested to phones (``retry:``), in milliseconds.
+    sse_retry_ms: int = 5000
 
     @property
     def is_sqlite(self) -> bool:
@@ -66,6 +72,9 @@ def load_settings(**overrides: object) -> Settings:
         ("login_attempts_per_minute", int),
         ("log_level", str),
         ("password_time_cost", int),
+        ("sse_heartbeat_s", float),
+        ("sse_scope_refresh_s", float),
+        ("sse_retry_ms", int),
     ):
         raw = _env(field.upper().removesuffix("_S"))
         if raw is not None:

@@ -1,7 +1,9 @@
 """The mobile contract: files generated from the server that the phone app codes against.
 
 ``clients/mobile-schema/`` holds ``openapi.json``, one standalone JSON Schema per wire
-type under ``json-schema/`` (plus ``json-schema/index.json``) and ``VERSION``. CI runs
+type under ``json-schema/`` (plus ``json-schema/index.json``), ``VERSION``, and the sync
+record shapes from ``server.sync.registry``: ``sync-tables.json`` and, under
+``watermelon/``, the WatermelonDB ``appSchema`` and migrations (JSON and JS). CI runs
 :func:`check_contract`; developers run ``fieldsales contract write`` (or
 ``python -m server.contract write``) after changing a route or a wire type.
 
@@ -106,6 +108,197 @@ def json_schema(name: str, schemas: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+# ---------------------------------------------------------------- sync record shapes
+
+WATERMELON_DIR = "watermelon"
+SYNC_TABLES = "sync-tables.json"
+REGENERATE = "`fieldsales contract write` (or `.venv/bin/python -m server.contract write`)"
+#: WatermelonDB column type of each wire kind (``server.sync.registry.Kind``).
+PHONE_TYPES: dict[str, str] = {
+    "uuid": "string", "text": "string", "date": "string", "decimal": "string", "json": "string",
+    "int": "number", "float": "number", "timestamp": "number",
+    "bool": "boolean",
+}
+#: How each kind travels (see ``server.sync.wire``).
+WIRE_FORMS: dict[str, str] = {
+    "uuid": "UUID string",
+    "text": "string",
+    "int": "integer number",
+    "float": "number",
+    "bool": "true or false",
+    "timestamp": "integer milliseconds since the Unix epoch (UTC)",
+    "date": "YYYY-MM-DD string",
+    "decimal": "decimal string with two decimals, e.g. \"125000.50\"",
+    "json": "JSON text (a string holding JSON)",
+}
+WRITERS: dict[str, str] = {
+    "insert": "the phone sets it when it creates the record; fixed afterwards",
+    "both": "the phone may set it at creation and change it later",
+    "server": "set by the server only; a phone must not send it",
+}
+#: What happens to a pushed column that the server also changed since the push's base version.
+POLICIES: dict[str, str] = {
+    "last_writer_wins": "the push is applied: the later write (by server receipt) wins",
+    "server_wins": "the server's value stays: that column's change is dropped, the rest applies (status conflict)",
+    "reject": "the whole mutation is refused (status conflict) and the server's record returned",
+}
+#: Names WatermelonDB reserves (it adds ``id``; ``_status``/``_changed`` are its sync bookkeeping).
+WATERMELON_RESERVED = frozenset({"id", "_status", "_changed", "local_storage"})
+#: Columns every phone record has a value for; all others may be null.
+WATERMELON_REQUIRED = frozenset({"created_at", "updated_at", "version"})
+#: Also refused by WatermelonDB's name check (JS object, LokiJS and SQLite internals).
+_UNSAFE = frozenset({"constructor", "prototype", "rowid", "oid", "_rowid_", "sqlite_master"})
+_JS_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _check_name(what: str, name: str) -> None:
+    """Safe for WatermelonDB (its name check) and as a bare JS string literal."""
+    if (not _JS_NAME.match(name) or name in WATERMELON_RESERVED | _UNSAFE
+            or name.startswith("sqlite_stat")):
+        raise ValueError(f"{what} {name!r} cannot be a WatermelonDB name")
+
+
+def watermelon_column(name: str, kind: str) -> dict[str, Any]:
+    """One ``tableSchema`` column in WatermelonDB's JSON form."""
+    if kind not in PHONE_TYPES:
+        raise ValueError(f"column {name!r}: no phone type for the kind {kind!r}")
+    _check_name("column", name)
+    column = {"name": name, "type": PHONE_TYPES[kind], "isOptional": name not in WATERMELON_REQUIRED,
+              "isIndexed": name == "version" or name.endswith("_id")}
+    if name in ("created_at", "updated_at") and column["type"] != "number":
+        raise ValueError(f"{name} must be a timestamp (WatermelonDB wants a number), not {kind!r}")
+    return column
+
+
+def _watermelon_columns(columns: dict[str, str]) -> list[dict[str, Any]]:
+    return [watermelon_column(name, kind) for name, kind in columns.items() if name != "id"]
+
+
+def watermelon_schema(version: int | None = None) -> dict[str, Any]:
+    """The WatermelonDB ``appSchema`` (JSON form) of the synced tables a phone at ``version`` has."""
+    from server.sync.registry import SCHEMA_VERSION, tables_for
+
+    version = SCHEMA_VERSION if version is None else version
+    tables = []
+    for spec in tables_for(version):
+        _check_name("table", spec.name)
+        tables.append({"name": spec.name, "columns": _watermelon_columns(spec.columns_for(version))})
+    return {"version": version, "tables": tables}
+
+
+def watermelon_migrations() -> list[dict[str, Any]]:
+    """WatermelonDB migrations (JSON form) from ``MIN_SCHEMA_VERSION`` up to ``SCHEMA_VERSION``.
+
+    A table introduced at version v is a ``create_table`` step of the migration to v;
+    a later column introduced at v is an ``add_columns`` step. Every version in the
+    range gets a migration (WatermelonDB wants them without gaps), possibly empty.
+    """
+    from server.sync.registry import MIN_SCHEMA_VERSION, SCHEMA_VERSION, TABLES
+
+    migrations = []
+    for version in range(MIN_SCHEMA_VERSION + 1, SCHEMA_VERSION + 1):
+        steps: list[dict[str, Any]] = []
+        for spec in TABLES:
+            if spec.since == version:
+                steps.append({"type": "create_table", "name": spec.name,
+                              "columns": _watermelon_columns(spec.columns_for(version))})
+            elif spec.since < version:
+                before = spec.columns_for(version - 1)
+                added = {n: k for n, k in spec.columns_for(version).items() if n not in before}
+                if added:
+                    steps.append({"type": "add_columns", "table": spec.name, "columns": _watermelon_columns(added)})
+        migrations.append({"toVersion": version, "steps": steps})
+    return migrations
+
+
+def sync_tables() -> dict[str, Any]:
+    """Per schema version: the tables, their columns, kinds, phone types, writers and policies.
+
+    The same facts as ``GET /api/v1/sync/capabilities`` (plus ``phone_type``), for every
+    supported schema version, readable without a server.
+    """
+    from server.sync.registry import MIN_SCHEMA_VERSION, SCHEMA_VERSION, tables_for
+
+    versions = []
+    for version in range(MIN_SCHEMA_VERSION, SCHEMA_VERSION + 1):
+        tables = []
+        for spec in tables_for(version):
+            writers = spec.writers
+            columns = [{"name": name, "type": kind, "phone_type": PHONE_TYPES[kind], "writer": writers[name],
+                        "since": spec.column_since.get(name, spec.since), "conflict_policy": spec.policy_of(name)}
+                       for name, kind in spec.columns_for(version).items()]
+            tables.append({"name": spec.name, "since": spec.since, "conflict_policy": spec.policy,
+                           "client_writable": spec.writes is not None, "columns": columns})
+        versions.append({"schema_version": version, "tables": tables})
+    return {
+        "$comment": "Generated by server.contract from server/sync/registry.py; do not edit.",
+        "schema_version": SCHEMA_VERSION,
+        "min_schema_version": MIN_SCHEMA_VERSION,
+        "kinds": {kind: {"phone_type": PHONE_TYPES[kind], "wire": WIRE_FORMS[kind]} for kind in PHONE_TYPES},
+        "writers": WRITERS,
+        "conflict_policies": POLICIES,
+        "versions": versions,
+    }
+
+
+def _js_header(what: str) -> list[str]:
+    return [f"// {what}",
+            "// Generated by server.contract from server/sync/registry.py: do not edit.",
+            f"// Regenerate with {REGENERATE}.",
+            ""]
+
+
+def _js_columns(columns: list[dict[str, Any]], indent: str) -> list[str]:
+    lines = [f"{indent}columns: ["]
+    for c in columns:
+        flags = "".join(f", {flag}: true" for flag in ("isOptional", "isIndexed") if c[flag])
+        lines.append(f"{indent}  {{ name: '{c['name']}', type: '{c['type']}'{flags} }},")
+    return [*lines, f"{indent}],"]
+
+
+def watermelon_schema_js(schema: dict[str, Any]) -> str:
+    """``schema`` as the ES module a React Native app imports (default export)."""
+    lines = _js_header(f"WatermelonDB appSchema of the synced tables, schema version {schema['version']}.")
+    lines += ["import { appSchema, tableSchema } from '@nozbe/watermelondb'", "",
+              "export default appSchema({", f"  version: {int(schema['version'])},", "  tables: ["]
+    for table in schema["tables"]:
+        lines += ["    tableSchema({", f"      name: '{table['name']}',",
+                  *_js_columns(table["columns"], "      "), "    }),"]
+    lines += ["  ],", "})"]
+    return "\n".join(lines) + "\n"
+
+
+def watermelon_migrations_js(migrations: list[dict[str, Any]]) -> str:
+    """``migrations`` as an ES module: ``schemaMigrations`` (newest first, as WatermelonDB's docs write them)."""
+    lines = _js_header("WatermelonDB schema migrations of the synced tables.")
+    lines += ["import { addColumns, createTable, schemaMigrations } from '@nozbe/watermelondb/Schema/migrations'", "",
+              "export default schemaMigrations({", "  migrations: ["]
+    for migration in sorted(migrations, key=lambda m: -m["toVersion"]):
+        lines += ["    {", f"      toVersion: {int(migration['toVersion'])},", "      steps: ["]
+        for step in migration["steps"]:
+            if step["type"] == "create_table":
+                lines += ["        createTable({", f"          name: '{step['name']}',"]
+            else:
+                lines += ["        addColumns({", f"          table: '{step['table']}',"]
+            lines += [*_js_columns(step["columns"], "          "), "        }),"]
+        lines += ["      ],", "    },"]
+    lines += ["  ],", "})"]
+    return "\n".join(lines) + "\n"
+
+
+def sync_files() -> dict[str, bytes]:
+    """The sync record shapes: ``sync-tables.json`` and the WatermelonDB schema files."""
+    schema = watermelon_schema()
+    migrations = watermelon_migrations()
+    return {
+        SYNC_TABLES: dump(sync_tables()),
+        f"{WATERMELON_DIR}/schema.json": dump(schema),
+        f"{WATERMELON_DIR}/schema.js": watermelon_schema_js(schema).encode(),
+        f"{WATERMELON_DIR}/migrations.json": dump(migrations),
+        f"{WATERMELON_DIR}/migrations.js": watermelon_migrations_js(migrations).encode(),
+    }
+
+
 def build_contract() -> dict[str, bytes]:
     """File name (relative, ``/``-separated) -> exact bytes of every generated file."""
     document = openapi_document()
@@ -124,16 +317,24 @@ def build_contract() -> dict[str, bytes]:
                       "$id": schema["$id"]})
     files[INDEX] = dump({"$comment": "Generated by server.contract; do not edit.",
                          "dialect": DIALECT, "schemas": index})
+    files.update(sync_files())
     return files
 
 
+#: Folders holding only generated files, and the names the generator makes there.
+_GENERATED_FOLDERS = {SCHEMA_DIR: ("*.json",), WATERMELON_DIR: ("*.json", "*.js")}
+
+
 def _stale(out_dir: Path, files: dict[str, bytes]) -> list[str]:
-    """Generated-looking files in ``json-schema/`` that the generator no longer makes."""
-    folder = out_dir / SCHEMA_DIR
-    if not folder.is_dir():
-        return []
-    present = (f"{SCHEMA_DIR}/{p.name}" for p in folder.glob("*.json") if p.is_file())
-    return sorted(name for name in present if name not in files)
+    """Generated-looking files in ``json-schema/`` or ``watermelon/`` that the generator no longer makes."""
+    stale = []
+    for folder_name, patterns in _GENERATED_FOLDERS.items():
+        folder = out_dir / folder_name
+        if not folder.is_dir():
+            continue
+        present = {f"{folder_name}/{p.name}" for pattern in patterns for p in folder.glob(pattern) if p.is_file()}
+        stale += [name for name in present if name not in files]
+    return sorted(stale)
 
 
 def _differs(path: Path, data: bytes) -> bool:

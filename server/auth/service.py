@@ -30,6 +30,7 @@ from server.common.errors import (
 from server.common.time import utcnow
 from server.config import Settings
 from server.db.ids import new_id
+from server.sync.events import reset_after_commit
 from server.users.tables import User
 
 
@@ -146,7 +147,7 @@ class AuthService:
         if session is None or session["revoked_at"] is not None:
             raise Unauthorized("session has ended", code="session_revoked")
         if row["used_at"] is not None:
-            await self._revoke_session(session["id"], "refresh_reuse")
+            await self._revoke_session(session["id"], "refresh_reuse", session["org_id"])
             raise RefreshReuse("refresh token reused; the session is revoked", code="token_reused")
         if row["expires_at"] <= now:
             raise Unauthorized("refresh token expired", code="token_expired")
@@ -160,18 +161,21 @@ class AuthService:
             (RefreshToken.id == row["id"]) & RefreshToken.used_at.is_null()
         ).returning(RefreshToken.id)
         if not spent:
-            await self._revoke_session(session["id"], "refresh_reuse")
+            await self._revoke_session(session["id"], "refresh_reuse", session["org_id"])
             raise RefreshReuse("refresh token reused; the session is revoked", code="token_reused")
         await AuthSession.update({AuthSession.last_used_at: now}).where(AuthSession.id == session["id"])
         return await self._issue(user, session["id"], session["device_id"])
 
     async def logout(self, principal: Principal) -> None:
-        await self._revoke_session(principal.session_id, "logout")
+        await self._revoke_session(principal.session_id, "logout", principal.org_id)
 
-    async def _revoke_session(self, session_id: uuid.UUID, reason: str) -> None:
+    async def _revoke_session(self, session_id: uuid.UUID, reason: str, org_id: uuid.UUID) -> None:
         await AuthSession.update({AuthSession.revoked_at: utcnow(), AuthSession.revoke_reason: reason}).where(
             (AuthSession.id == session_id) & AuthSession.revoked_at.is_null()
         )
+        # The session's live-update stream ends once this commits.
+        reset_after_commit(org_id, session_id=session_id,
+                           reason="logged_out" if reason == "logout" else "session_revoked")
 
     async def _device_revoked(self, device_id: uuid.UUID) -> bool:
         row = await Device.select(Device.revoked_at).where(Device.id == device_id).first()
@@ -219,6 +223,7 @@ class AuthService:
                                       AuthSession.revoke_reason: "device_revoked"}).where(
                 (AuthSession.device_id == device_id) & AuthSession.revoked_at.is_null()
             )
+            reset_after_commit(scope.org_id, device_id=device_id, reason="device_revoked")
         return await Device.select().where(Device.id == device_id).first()
 
     async def set_push_token(self, principal: Principal, provider: str, token: str) -> None:

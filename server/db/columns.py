@@ -5,7 +5,14 @@
 ``field_versions`` says which version last changed each column.
 """
 
-from piccolo.columns import JSON, UUID, BigInt, ForeignKey, LazyTableReference, Timestamptz
+from piccolo.columns import (
+    JSON,
+    UUID,
+    BigInt,
+    ForeignKey,
+    LazyTableReference,
+    Timestamptz,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 
 ORG = LazyTableReference("Organisation", module_path="server.orgs.tables")

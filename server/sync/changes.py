@@ -26,6 +26,7 @@ from server.common.time import utcnow
 from server.db.clock import next_version
 from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner
 from server.pipeline.tables import Lead
+from server.sync.events import poke_after_commit
 from server.sync.tables import SyncMove
 
 Holders = frozenset[uuid.UUID]
@@ -105,10 +106,6 @@ def decode_holders(text: str) -> set[str]:
 
 
 def poke(org_id: uuid.UUID, holders: Holders | None, version: int) -> None:
-    try:  # TEMP until events lands
-        from server.sync.events import poke_after_commit
-    except ImportError:
-        return
     poke_after_commit(org_id, holders, version)
 
 

@@ -34,7 +34,8 @@ from server.common.errors import (
 )
 from server.common.records import changed_since
 from server.common.time import utcnow
-from server.db.engine import current_engine, is_sqlite
+from server.db.engine import is_sqlite
+from server.db.tx import savepoint as savepoint_here
 from server.db.tx import unit_of_work
 from server.sync.registry import BY_NAME, SyncedTable
 from server.sync.session import require_device
@@ -189,7 +190,7 @@ async def _apply_bulk(scope: Scope, schema_version: int, run: list[Mutation]) ->
         except msgspec.ValidationError as e:
             results[m.mutation_id] = _rejected(m, "validation_error", str(e), _error_field(str(e)))
     if items:
-        savepoint = await current_engine().current_transaction.get().savepoint()
+        savepoint = await savepoint_here()
         try:
             outcomes = await writes.create_many(scope, items)
         except DATA_ERRORS:
@@ -230,8 +231,7 @@ async def _stored_results(device_id: uuid.UUID, ids: list[int]) -> dict[int, Mut
 
 
 async def _apply_unit(scope: Scope, schema_version: int, unit: list[Mutation]) -> list[MutationResult]:
-    transaction = current_engine().current_transaction.get()
-    savepoint = await transaction.savepoint()
+    savepoint = await savepoint_here()
     results = []
     failed = False
     for m in unit:

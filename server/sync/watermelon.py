@@ -32,8 +32,8 @@ from server.auth.tables import Device
 from server.common.errors import Conflict, Invalid, PayloadTooLarge
 from server.common.records import changed_since
 from server.common.time import utcnow
-from server.db.engine import current_engine
 from server.db.ids import new_id
+from server.db.tx import savepoint as savepoint_here
 from server.db.tx import unit_of_work
 from server.sync import cursor as cursors
 from server.sync import pull as native_pull
@@ -197,7 +197,7 @@ async def _delete(spec: SyncedTable, scope: Scope, raw_id: Any, last_pulled_at: 
 
 async def _apply(scope: Scope, schema_version: int, spec: SyncedTable, mutation: Mutation,
                  rejected: dict[str, list[str]]) -> None:
-    savepoint = await current_engine().current_transaction.get().savepoint()
+    savepoint = await savepoint_here()
     result = await apply_guarded(scope, schema_version, mutation)
     if result.status in ("applied", "duplicate"):
         await savepoint.release()

@@ -25,6 +25,7 @@ from server.db.ids import new_id
 from server.geo.cells import latlng_to_cell
 from server.orgs.service import check_timezone
 from server.orgs.tables import ManagerLink
+from server.sync.events import reset_after_commit
 from server.users.schemas import UserIn, UserPatch
 from server.users.service import create_user, get_user
 from server.users.tables import User
@@ -167,12 +168,13 @@ async def _move_manager(row: dict, manager_id: uuid.UUID | None) -> None:
                                              manager_id=manager_id, valid_from=now))
 
 
-async def _end_sessions(user_id: uuid.UUID) -> None:
-    """Revoke open sessions so reactivating a user does not revive old tokens."""
+async def _end_sessions(org_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Revoke open sessions so reactivating a user does not revive old tokens; their streams end."""
     await AuthSession.update({AuthSession.revoked_at: utcnow(),
                               AuthSession.revoke_reason: "user_deactivated"}).where(
         (AuthSession.user_id == user_id) & AuthSession.revoked_at.is_null()
     )
+    reset_after_commit(org_id, user_id=user_id, reason="user_disabled")
 
 
 async def update_user(scope: Scope, user_id: uuid.UUID, patch: UserPatch,
@@ -185,5 +187,5 @@ async def update_user(scope: Scope, user_id: uuid.UUID, patch: UserPatch,
     if updated["manager_id"] != row["manager_id"]:
         await _move_manager(row, updated["manager_id"])
     if row["active"] and not updated["active"]:
-        await _end_sessions(row["id"])
+        await _end_sessions(row["org_id"], row["id"])
     return updated
