@@ -153,6 +153,9 @@ async def test_schema_versions_old_gets_known_columns_too_old_gets_426(client):
     current = await Phone(client, org.rep).login()
     await current.pull()
     assert "merged_into_id" in next(iter(current.tables["accounts"].values()))
+    # An old phone's pushes are accepted, and answered in its shapes.
+    out = await old.push([old.mutation("accounts", "insert", uuid.uuid4(), {"name": "From an old app"})])
+    assert out["results"][0]["status"] == "applied" and "merged_into_id" not in out["results"][0]["record"]
     for path, body in (("pull", {}), ("push", {"mutations": []})):
         r = await client.post(f"/api/v1/sync/{path}", json={"device_id": str(old.device_id), "schema_version": 0,
                                                             **body}, headers=old.headers)
