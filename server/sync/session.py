@@ -53,11 +53,18 @@ def scope_keys(scope: Scope) -> ScopeKeys:
     return ScopeKeys(ids(scope.members), ids(scope.directory))
 
 
-async def remember_scope(org_id: uuid.UUID, keys: ScopeKeys) -> str:
-    """Store ``keys`` once (content-addressed) and return their id for cursors."""
+def scope_id(keys: ScopeKeys) -> str:
+    return hashlib.sha256(msgspec.json.encode(keys)).hexdigest()[:32]
+
+
+async def remember_scope(org_id: uuid.UUID, keys: ScopeKeys, known: str | None = None) -> str:
+    """Store ``keys`` once (content-addressed) and return their id for cursors.
+
+    ``known`` is an id already stored (the cursor's): the same keys cost no query.
+    """
     raw = msgspec.json.encode(keys)
-    key_id = hashlib.sha256(raw).hexdigest()[:32]
-    if not await SyncScope.exists().where(SyncScope.id == key_id):
+    key_id = scope_id(keys)
+    if key_id != known and not await SyncScope.exists().where(SyncScope.id == key_id):
         try:
             await SyncScope.insert(SyncScope(id=key_id, org_id=org_id, keys=raw.decode(), created_at=utcnow()))
         except Exception:
