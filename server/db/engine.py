@@ -113,9 +113,16 @@ def is_sqlite(engine: Engine | None = None) -> bool:
     return (engine or current_engine()).engine_type == "sqlite"
 
 
+async def _no_reset(connection) -> None:
+    """Pooled connections carry no session state of ours (no SET, LISTEN or session locks: advisory
+    locks are transaction-scoped and the live-update listener has its own connection), so asyncpg's
+    reset query after every statement (Piccolo takes a pool connection per query) is pure cost:
+    ~80 us per statement measured."""
+
+
 async def start(engine: Engine, pool_size: int = 10) -> None:
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=pool_size)
+        await engine.start_connection_pool(min_size=1, max_size=pool_size, reset=_no_reset)
     elif isinstance(engine, PooledSQLiteEngine):
         await engine.start_pool(min(pool_size, SQLITE_READ_CONNECTIONS))
 

@@ -16,16 +16,21 @@ from server.sync.registry import MIN_SCHEMA_VERSION, SCHEMA_VERSION
 from server.sync.tables import SyncScope
 
 
-async def require_device(principal: Principal, device_id: uuid.UUID) -> dict:
-    """The caller's own, unrevoked device; 403 ``device_not_owned`` otherwise."""
-    device = await Device.select().where(
+async def require_device(principal: Principal, device_id: uuid.UUID) -> None:
+    """The caller's own, unrevoked device; 403 ``device_not_owned`` otherwise.
+
+    The device the access token was issued to has just been checked by the
+    authentication step (session, user and device live, in one statement).
+    """
+    if principal.device_id == device_id:
+        return
+    device = await Device.select(Device.id).where(
         (Device.id == device_id) & (Device.org_id == principal.org_id)
         & (Device.user_id == principal.user_id) & Device.revoked_at.is_null()
     ).first()
     if device is None:
         raise Forbidden("this device is not registered to you; log in from it first",
                         code="device_not_owned", field="device_id")
-    return device
 
 
 def check_schema_version(version: int) -> None:
@@ -73,6 +78,19 @@ async def remember_scope(org_id: uuid.UUID, keys: ScopeKeys, known: str | None =
     return key_id
 
 
+#: Stored scope keys never change (content-addressed): a bounded in-process cache saves a query per pull.
+_RECALLED: dict[str, ScopeKeys] = {}
+_RECALL_CACHE = 4096
+
+
 async def recall_scope(key_id: str) -> ScopeKeys | None:
+    if key_id in _RECALLED:
+        return _RECALLED[key_id]
     row = await SyncScope.select(SyncScope.keys).where(SyncScope.id == key_id).first()
-    return None if row is None else msgspec.json.decode(row["keys"], type=ScopeKeys)
+    if row is None:
+        return None
+    keys = msgspec.json.decode(row["keys"], type=ScopeKeys)
+    if len(_RECALLED) >= _RECALL_CACHE:
+        _RECALLED.clear()
+    _RECALLED[key_id] = keys
+    return keys

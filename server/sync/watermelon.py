@@ -75,7 +75,8 @@ async def _session(scope: Scope, device_id: uuid.UUID, secret: bytes, token: str
 
 async def pull(scope: Scope, device_id: uuid.UUID, secret: bytes, last_pulled_at: int | None,
                schema_version: int, migration: Migration | None) -> dict[str, Any]:
-    device = await require_device(scope.principal, device_id)
+    await require_device(scope.principal, device_id)
+    device = await Device.select(Device.sync_scope).where(Device.id == device_id).first()
     token = None
     if last_pulled_at:
         if last_pulled_at < 0:
