@@ -22,6 +22,7 @@ from server.comms.activities import (
 )
 from server.comms.schemas import ActivityIn
 from server.comms.tables import Activity
+from server.db.bulk import insert_rows
 from server.db.clock import next_versions
 from server.db.ids import new_id
 from server.sync import changes
@@ -53,18 +54,21 @@ async def create_activities(scope: Scope, items: list[ActivityIn]) -> list[Outco
     await _check_links(scope, pending, out)
     if pending:
         order = sorted(pending)
-        versions = await next_versions(scope.org_id, len(order))
         rows = [
             {**pending[i], "id": ids[i], "org_id": scope.org_id, "rep_id": scope.principal.user_id,
              "received_at": now, "created_at": now, "updated_at": now, "deleted_at": None,
-             "version": v, "field_versions": "{}"}
-            for i, v in zip(order, versions, strict=True)
+             "field_versions": "{}"}
+            for i in order
         ]
-        await Activity.insert(*[Activity(**r) for r in rows])
-        stored = {r["id"]: r for r in await Activity.select().where(Activity.id.is_in([ids[i] for i in order]))}
-        for i in order:
-            out[i] = (stored[ids[i]], True)
-        await changes.inserted("activities", scope.org_id, list(stored.values()))
+        held = await changes.holders_of("activities", scope.org_id, rows)
+        # Versions come last: from here to commit the org's clock row is locked (commit order).
+        for row, version in zip(rows, await next_versions(scope.org_id, len(rows)), strict=True):
+            row["version"] = version
+        columns = tuple(rows[0])
+        await insert_rows("activities", columns, [tuple(r[c] for c in columns) for r in rows])
+        for i, row in zip(order, rows, strict=True):
+            out[i] = (row, True)
+        changes.poke_rows(scope.org_id, held, rows[-1]["version"])
     return [o if o is not None else Invalid("not processed") for o in out]
 
 

@@ -19,8 +19,8 @@ from itertools import groupby
 
 from piccolo.table import Table
 
+from server.db.bulk import insert_rows
 from server.db.clock import next_version
-from server.db.engine import is_sqlite
 from server.db.registry import ALL_TABLES
 from server.db.tx import unit_of_work
 from server.demo.records import DemoData, Rows
@@ -77,25 +77,11 @@ def _batches(pieces: list[Rows], tables: dict[str, type[Table]]) -> list[list[_P
     return [b for b in batches if b]
 
 
-async def _insert(connection, sqlite: bool, table: str, columns: tuple[str, ...],
-                  records: list[tuple]) -> None:
-    if sqlite:
-        names = ", ".join(f'"{c}"' for c in columns)
-        marks = ", ".join("?" * len(columns))
-        cursor = await connection.executemany(
-            f'INSERT INTO "{table}" ({names}) VALUES ({marks})', records
-        )
-        await cursor.close()
-    else:
-        await connection.copy_records_to_table(table, records=records, columns=list(columns))
-
-
 async def write_demo(data: DemoData, progress: Progress | None = None) -> dict[str, int]:
     """Create the organisation and insert every generated row; return rows per table."""
     check_columns(data)
     config, org_id = data.config, data.org_id
     tables = _tables()
-    sqlite = is_sqlite()
     async with unit_of_work():
         await create_org(config.org_name, slug=config.slug, timezone=config.timezone,
                          base_currency=config.currency, org_id=org_id)
@@ -117,7 +103,7 @@ async def write_demo(data: DemoData, progress: Progress | None = None) -> dict[s
                     if _is_synced(table):
                         columns = ("version", *columns)
                         records = [(version, *r) for r in records]
-                    await _insert(tx.connection, sqlite, rows.table, columns, records)
+                    await insert_rows(rows.table, columns, records, tx.connection)
             done += sum(stop - start for _, _, start, stop in batch)
             if progress:
                 progress(step, done, total)

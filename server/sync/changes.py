@@ -127,13 +127,11 @@ async def written(tablename: str, before: dict | None, after: dict) -> None:
     poke(org_id, None if new is None or (moved and old is None) else (new | (old or frozenset())), version)
 
 
-async def inserted(tablename: str, org_id: uuid.UUID, rows: list[dict]) -> None:
-    """Record what a bulk insert means for sync: one poke for all the rows' holders."""
-    if not rows:
-        return
-    held = await holders_of(tablename, org_id, rows)
-    union: Holders | None = None if any(h is None for h in held) else frozenset().union(*held)  # type: ignore[arg-type]
-    poke(org_id, union, max(r["version"] for r in rows))
+def poke_rows(org_id: uuid.UUID, held: list[Holders | None], version: int) -> None:
+    """One poke for a bulk write, given each row's holders (from :func:`holders_of`)."""
+    if held:
+        union: Holders | None = None if any(h is None for h in held) else frozenset().union(*held)  # type: ignore[arg-type]
+        poke(org_id, union, version)
 
 
 async def _carry_account_rows(org_id: uuid.UUID, account_ids: list[uuid.UUID], old: Holders,
