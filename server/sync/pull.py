@@ -47,6 +47,7 @@ DELTA_STREAMS = (CHANGES, MOVES)
 
 
 class TableChanges(msgspec.Struct):
+    #: Whole records (built as pre-encoded JSON, ``msgspec.Raw``, by the pull).
     upserted: list[dict[str, Any]] = msgspec.field(default_factory=list)
     deleted: list[str] = msgspec.field(default_factory=list)
     removed: list[str] = msgspec.field(default_factory=list)
@@ -68,6 +69,8 @@ class _Page:
     def __init__(self, rows: int, size: int) -> None:
         self.rows_left, self.bytes_left = rows, size
         self.changes: dict[str, TableChanges] = {}
+        #: Ids upserted in this page (a user can both change and join the directory).
+        self.seen: set[str] = set()
 
     def full(self) -> bool:
         return self.rows_left <= 0 or self.bytes_left <= 0
@@ -209,9 +212,11 @@ async def _read(stream: str, spec: SyncedTable, scope: Scope, device_id: uuid.UU
         if (row["id"], row["version"]) in own:
             pass  # this device wrote it and got it back in its push response: no echo
         elif row["deleted_at"] is None:
-            record = encode(row)
-            out.upserted.append(record)
-            page.take(len(msgspec.json.encode(record)))
+            # Encoded once: the size counts against the page, and the bytes go out as they are.
+            record = msgspec.Raw(msgspec.json.encode(encode(row)))
+            out.upserted.append(record)  # type: ignore[arg-type]
+            page.take(len(record))
+            page.seen.add(record_id)
         elif row.get("merged_into_id"):
             out.removed.append(record_id)
             out.merged_into[record_id] = str(row["merged_into_id"])
@@ -312,5 +317,4 @@ async def _directory(spec: SyncedTable, scope: Scope, cur: cursors.Cursor, old_k
             spec.scope(scope) & table._meta.primary_key.is_in([uuid.UUID(g) for g in gained])
             & table.deleted_at.is_null() & (table.version <= cur.target)  # type: ignore[attr-defined]
         )
-        seen = {r["id"] for r in out.upserted}
-        out.upserted.extend(encode(r) for r in rows if str(r["id"]) not in seen)
+        out.upserted.extend(encode(r) for r in rows if str(r["id"]) not in page.seen)

@@ -101,8 +101,9 @@ async def pull(scope: Scope, device_id: uuid.UUID, secret: bytes, last_pulled_at
             extra, _ = await _session(scope, device_id, secret, None, schema_version, buckets=repair)
             for page in extra:
                 for name, delta in page.changes.items():
-                    known = {r["id"] for r in changes[name]["updated"]}
-                    changes[name]["updated"].extend(r for r in delta.upserted if r["id"] not in known)
+                    # Records this pull already carries may come again: WatermelonDB applies an
+                    # update twice harmlessly.
+                    changes[name]["updated"].extend(delta.upserted)
     await Device.update({Device.sync_scope: end.scope, Device.last_seen_at: utcnow()}).where(Device.id == device_id)
     return {"changes": changes, "timestamp": max(end.target, 1)}
 
