@@ -34,6 +34,7 @@ from server.common.errors import (
 )
 from server.common.records import changed_since
 from server.common.time import utcnow
+from server.db.bulk import insert_rows
 from server.db.engine import is_sqlite
 from server.db.tx import savepoint as savepoint_here
 from server.db.tx import unit_of_work
@@ -79,6 +80,9 @@ class PushResult(msgspec.Struct):
     last_mutation_id: int
     server_time: int
     results: list[MutationResult]
+
+
+RESULT_COLUMNS = ("org_id", "device_id", "mutation_id", "result", "table_name", "row_id", "version", "created_at")
 
 
 def _units(mutations: list[Mutation]) -> Iterator[list[Mutation]]:
@@ -132,11 +136,10 @@ async def push(scope: Scope, device_id: uuid.UUID, schema_version: int,
         if fresh:
             last = fresh[-1].mutation_id
             tables = {m.mutation_id: m for m in mutations}
-            await SyncMutation.insert(*[
-                SyncMutation(org_id=scope.org_id, device_id=device_id, mutation_id=r.mutation_id,
-                             result=msgspec.json.encode(r).decode(),
-                             table_name=tables[r.mutation_id].table, row_id=tables[r.mutation_id].id,
-                             version=r.version)
+            now = utcnow()
+            await insert_rows("sync_mutations", RESULT_COLUMNS, [
+                (scope.org_id, device_id, r.mutation_id, msgspec.json.encode(r).decode(),
+                 tables[r.mutation_id].table, tables[r.mutation_id].id, r.version, now)
                 for r in fresh
             ])
         await Device.update({Device.last_mutation_id: last, Device.last_seen_at: utcnow()}).where(
