@@ -46,6 +46,22 @@ class PooledSQLiteEngine(SQLiteEngine):
         super().__init__(path=path, **kwargs)
         self._idle: asyncio.Queue | None = None
         self._all: list[aiosqlite.Connection] = []
+        self._plain: aiosqlite.Connection | None = None
+        self._plain_lock = asyncio.Lock()
+
+    async def fetch_plain(self, sql: str, args: list[Any]) -> list[tuple]:
+        """Rows as tuples of stored values (text, numbers), without Piccolo's per-value converters.
+
+        For bulk reads that turn rows straight into wire records (sync pulls):
+        building ``UUID`` and ``datetime`` objects only to turn them back into
+        text and numbers cost more than reading the rows. Parameters still go
+        through the adapters Piccolo registers, so comparisons match what it stored.
+        """
+        async with self._plain_lock:
+            if self._plain is None:
+                kwargs = {**self.connection_kwargs, "detect_types": 0}
+                self._plain = await aiosqlite.connect(**kwargs)
+            return list(await self._plain.execute_fetchall(sql, args))
 
     async def start_pool(self, size: int) -> None:
         self._idle = asyncio.Queue()
@@ -58,6 +74,9 @@ class PooledSQLiteEngine(SQLiteEngine):
 
     async def close_pool(self) -> None:
         self._idle = None
+        if self._plain is not None:
+            await self._plain.close()
+            self._plain = None
         conns, self._all = self._all, []
         for conn in conns:
             await conn.close()

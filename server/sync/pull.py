@@ -20,6 +20,7 @@ duplicate. Per table the session reads up to three streams:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -28,14 +29,15 @@ from piccolo.columns.combination import WhereRaw
 from server.access.scope import Scope
 from server.common.errors import Gone, Invalid
 from server.common.time import utcnow
+from server.db.engine import current_engine, is_sqlite
 from server.orgs.tables import OrgClock
 from server.sync import cursor as cursors
 from server.sync.changes import decode_holders
 from server.sync.checksum import BUCKETS
-from server.sync.registry import SyncedTable, tables_for
+from server.sync.registry import Kind, SyncedTable, tables_for
 from server.sync.session import ScopeKeys, recall_scope, remember_scope, scope_keys
 from server.sync.tables import SyncMove, SyncMutation
-from server.sync.wire import encoder, to_millis
+from server.sync.wire import encoder, stored_encoder, to_millis
 
 DEFAULT_PAGE_ROWS = 1000
 MAX_PAGE_ROWS = 5000
@@ -179,7 +181,6 @@ async def _read(stream: str, spec: SyncedTable, scope: Scope, device_id: uuid.UU
     table = spec.table
     pk = table._meta.primary_key
     columns = spec.columns_for(schema_version)
-    encode = encoder(columns)
     selected = [table._meta.get_column_by_name(c) for c in columns]
     selected.append(table.deleted_at)  # type: ignore[attr-defined]
     if "merged_into_id" not in columns and any(c._meta.name == "merged_into_id" for c in table._meta.columns):
@@ -200,26 +201,26 @@ async def _read(stream: str, spec: SyncedTable, scope: Scope, device_id: uuid.UU
                              | ((table.version == version) & (pk > uuid.UUID(last_id))))  # type: ignore[attr-defined]
         order = [table.version, pk]  # type: ignore[attr-defined]
     want = page.rows_left
-    rows = await table.select(*selected).where(where).order_by(*order).limit(want + 1)
-    own = await _own_writes(spec, device_id, cur, rows) if stream == CHANGES else set()
+    rows, encode = await _fetch(table.select(*selected).where(where).order_by(*order).limit(want + 1), columns)
+    own = await _own_writes(spec, device_id, rows) if stream == CHANGES else set()
     out = page.of(spec.name)
     last = None
     used = 0
     for row in rows[:want]:
         if page.full():
             break
-        record_id = str(row["id"])
-        if (row["id"], row["version"]) in own:
+        record_id, version, deleted_at, merged_into, source = row
+        if (record_id, version) in own:
             pass  # this device wrote it and got it back in its push response: no echo
-        elif row["deleted_at"] is None:
+        elif deleted_at is None:
             # Encoded once: the size counts against the page, and the bytes go out as they are.
-            record = msgspec.Raw(msgspec.json.encode(encode(row)))
+            record = msgspec.Raw(msgspec.json.encode(encode(source)))
             out.upserted.append(record)  # type: ignore[arg-type]
             page.take(len(record))
             page.seen.add(record_id)
-        elif row.get("merged_into_id"):
+        elif merged_into:
             out.removed.append(record_id)
-            out.merged_into[record_id] = str(row["merged_into_id"])
+            out.merged_into[record_id] = str(merged_into)
             page.take(80)
         else:
             out.deleted.append(record_id)
@@ -228,20 +229,41 @@ async def _read(stream: str, spec: SyncedTable, scope: Scope, device_id: uuid.UU
     if last is None:
         return key, not rows
     done = used == len(rows)  # everything fetched was used, and there was no extra row
-    return (str(last["id"]) if stream == ROWS else [last["version"], str(last["id"])]), done
+    return (last[0] if stream == ROWS else [last[1], last[0]]), done
 
 
-async def _own_writes(spec: SyncedTable, device_id: uuid.UUID, cur: cursors.Cursor,
-                      rows: list[dict]) -> set[tuple[uuid.UUID, int]]:
+#: A fetched row: (id as text, version, deleted_at, merged_into_id, the row to encode).
+Fetched = tuple[str, int, Any, Any, Any]
+
+
+async def _fetch(query, columns: dict[str, Kind]) -> tuple[list[Fetched], Callable[[Any], dict]]:
+    """Run a pull query. On SQLite the rows skip Piccolo's per-value converters (stored text and
+    numbers go straight to wire values); on PostgreSQL asyncpg's values are encoded as they come."""
+    engine = current_engine()
+    if is_sqlite(engine):
+        names = list(columns)
+        at = {n: i for i, n in enumerate(names)}
+        i_id, i_version, i_deleted = at["id"], at["version"], len(names)
+        i_merged = at.get("merged_into_id", len(names) + 1)
+        sql, args = query.querystrings[0].compile_string(engine_type="sqlite")
+        raw = await engine.fetch_plain(sql, args)
+        width = len(raw[0]) if raw else 0
+        rows = [(t[i_id], t[i_version], t[i_deleted], t[i_merged] if i_merged < width else None, t) for t in raw]
+        return rows, stored_encoder(columns)
+    return [(str(r["id"]), r["version"], r["deleted_at"], r.get("merged_into_id"), r) for r in await query], \
+        encoder(columns)
+
+
+async def _own_writes(spec: SyncedTable, device_id: uuid.UUID, rows: list[Fetched]) -> set[tuple[str, int]]:
     """The (id, version) pairs among ``rows`` that this device's own pushes produced."""
     if not rows:
         return set()
-    lo, hi = rows[0]["version"], rows[-1]["version"]
+    lo, hi = rows[0][1], rows[-1][1]
     mine = await SyncMutation.select(SyncMutation.row_id, SyncMutation.version).where(
         (SyncMutation.device_id == device_id) & (SyncMutation.table_name == spec.name)
         & (SyncMutation.version >= lo) & (SyncMutation.version <= hi)
     )
-    return {(r["row_id"], r["version"]) for r in mine}
+    return {(str(r["row_id"]), r["version"]) for r in mine}
 
 
 def _check_buckets(buckets: dict[str, list[int]] | None, schema_version: int) -> dict[str, list[int]] | None:

@@ -64,6 +64,34 @@ def encoder(columns: dict[str, Kind]) -> Callable[[dict], dict]:
     return encode
 
 
+def _stored_millis(value: str) -> int:
+    return to_millis(datetime.fromisoformat(value))
+
+
+#: SQLite's stored values (ids and times are text, booleans integers) -> wire values.
+_FROM_STORED: dict[Kind, Callable[[Any], Any] | None] = {
+    "uuid": None, "text": None, "json": None, "date": None, "int": None, "float": float,
+    "bool": bool, "timestamp": _stored_millis, "decimal": _OUT["decimal"],
+}
+
+
+def stored_encoder(columns: dict[str, Kind]) -> Callable[[tuple], dict]:
+    """Like :func:`encoder`, for tuples of SQLite's stored values in ``columns`` order."""
+    names = list(columns)
+    plan = [(i, name, _FROM_STORED[kind]) for i, (name, kind) in enumerate(columns.items())]
+    if all(conv is None for _, _, conv in plan):
+        return lambda row: dict(zip(names, row, strict=False))
+
+    def encode(row: tuple) -> dict:
+        out = dict(zip(names, row, strict=False))
+        for i, name, conv in plan:
+            if conv is not None and row[i] is not None:
+                out[name] = conv(row[i])
+        return out
+
+    return encode
+
+
 def _in_timestamp(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value  # let the feature's type report it (ISO strings are accepted too)
