@@ -182,6 +182,8 @@ class RawHTTP:
         self.head = head
         self.reader = self.writer = None
         self.wire_bytes = 0
+        #: Header fields of the last response (names lower-cased).
+        self.last_headers: dict[str, str] = {}
 
     async def connect(self) -> RawHTTP:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -222,6 +224,7 @@ class RawHTTP:
             if line:
                 k, _, v = line.partition(":")
                 fields[k.strip().lower()] = v.strip()
+        self.last_headers = fields
         if "content-length" in fields:
             data = await reader.readexactly(int(fields["content-length"]))
         elif fields.get("transfer-encoding", "").lower() == "chunked":
