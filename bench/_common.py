@@ -2,8 +2,10 @@
 
 Everything here talks to 127.0.0.1 only and cleans up after itself: temporary
 SQLite files live in a temporary directory, PostgreSQL databases are dropped
-(``WITH (FORCE)``) on the way out, and a server started here runs in its own
-process group that is terminated (then killed) when its context exits.
+(``WITH (FORCE)``) on the way out, and a server started here (``Server``, or
+another ``ServerProcess`` such as ``bench/kinto_side.py``'s Kinto) runs in its
+own process group that is terminated (then killed) when its context exits.
+Memory of a process is read from /proc (``rss_kib``, ``pss_kib``, ``vm_hwm_kib``).
 """
 
 from __future__ import annotations
@@ -117,13 +119,28 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def rss_kib(pid: int) -> int:
-    """VmRSS of one process in KiB (0 if it is gone)."""
+def _proc_kib(pid: int, file: str, field: str) -> int:
+    """The KiB figure of line ``field`` in ``/proc/<pid>/<file>`` (0 if the process is gone)."""
     with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1])
     return 0
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of one process in KiB (0 if it is gone)."""
+    return _proc_kib(pid, "status", "VmRSS:")
+
+
+def vm_hwm_kib(pid: int) -> int:
+    """Peak resident set size (VmHWM) of one process in KiB."""
+    return _proc_kib(pid, "status", "VmHWM:")
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size: shared pages split between the processes sharing them."""
+    return _proc_kib(pid, "smaps_rollup", "Pss:")
 
 
 def cmdline(pid: int) -> str:
@@ -132,7 +149,87 @@ def cmdline(pid: int) -> str:
     return "?"
 
 
-class Server:
+class ServerProcess:
+    """A server run as a subprocess in its own process group (a subclass's ``__enter__`` calls ``spawn``).
+
+    ``spawn`` starts the process and polls ``base_url + ready_path`` until it
+    answers 200; leaving the context always stops the whole process group
+    (SIGTERM, then SIGKILL).
+    """
+
+    #: Who is named when the process exits early, and when it is not ready in time.
+    exited_name = not_ready_name = "server"
+    ready_path = "/health/ready"
+    probe_timeout_s = 2.0
+    stop_timeout_s = 10.0
+    base_url: str
+    ready_timeout_s: float
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    def spawn(self, cmd: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+        """Start ``cmd`` (output to ``log_path``) and wait until it is ready; stopped again on failure."""
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.exited_name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                r = httpx.get(f"{self.base_url}{self.ready_path}", timeout=self.probe_timeout_s)
+                if r.status_code == 200:
+                    return
+                last = f"{r.status_code} {r.text[:200]}"
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.not_ready_name} not ready after {self.ready_timeout_s:.0f} s ({last}):\n"
+                           f"{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        with contextlib.suppress(OSError, TypeError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def pids(self) -> list[int]:
+        """The server process and every process below it (its workers)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        return [self.proc.pid, *descendants(self.proc.pid)]
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        timeout_s = self.stop_timeout_s if timeout_s is None else timeout_s
+        if self.proc is not None and self.proc.poll() is None:
+            below = descendants(self.proc.pid)
+            # The group id is our child's pid (start_new_session): only what we started.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout_s)
+            # A worker that outlived its supervisor keeps the group alive: end it too.
+            for pid in below:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    if os.getpgid(pid) == self.proc.pid:
+                        os.kill(pid, signal.SIGKILL)
+
+
+class Server(ServerProcess):
     """``fieldsales serve`` on a free port of 127.0.0.1, in its own process group.
 
     Use as a context manager: it starts the process, waits for ``/health/ready``
@@ -163,74 +260,20 @@ class Server:
             "FIELDSALES_LOG_LEVEL": "WARNING",
             **self.extra_env,
         }
-        log = open(self.log_path, "wb")
-        try:
-            self.proc = subprocess.Popen(
-                [str(FIELDSALES), "serve", "--host", HOST, "--port", str(self.port),
-                 "--workers", str(self.workers)],
-                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self.spawn([str(FIELDSALES), "serve", "--host", HOST, "--port", str(self.port),
+                    "--workers", str(self.workers)], cwd=ROOT, env=env)
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                r = httpx.get(f"{self.base_url}/health/ready", timeout=2)
-                if r.status_code == 200:
-                    return
-                last = f"{r.status_code} {r.text[:200]}"
-            except httpx.HTTPError as exc:
-                last = type(exc).__name__
-            time.sleep(0.2)
-        raise TimeoutError(f"server not ready after {self.ready_timeout_s:.0f} s ({last}):\n"
-                           f"{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        with contextlib.suppress(OSError, TypeError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def pids(self) -> list[int]:
-        """The server process and every process below it (uvicorn's workers)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return []
-        return [self.proc.pid, *descendants(self.proc.pid)]
-
     def rss_kib(self) -> dict[int, int]:
+        """VmRSS per process (the server and uvicorn's workers)."""
         return {pid: rss_kib(pid) for pid in self.pids()}
 
-    def stop(self, timeout_s: float = 10) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            below = descendants(self.proc.pid)
-            # The group id is our child's pid (start_new_session): only what we started.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout_s)
-            # A worker that outlived its supervisor keeps the group alive: end it too.
-            for pid in below:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    if os.getpgid(pid) == self.proc.pid:
-                        os.kill(pid, signal.SIGKILL)
+    def pss_kib(self) -> dict[int, int]:
+        """PSS per process (the server and uvicorn's workers)."""
+        return {pid: pss_kib(pid) for pid in self.pids()}
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        super().stop(timeout_s)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -1,15 +1,21 @@
-"""Shared helpers for the sync benchmarks (``bench/sync_*.py``).
+"""Shared helpers for the sync benchmarks (``bench/sync_*.py``) and the other HTTP benchmarks.
 
+* progress lines (``log``) and latency statistics (``percentile``, ``stats``);
 * a demo org loaded with ``load_demo()`` and each rep's scope counted in-process
-  (``load_org``), the way ``bench/list_accounts.py`` loads its data;
+  (``load_org``, ``load_demo_org``), the way ``bench/list_accounts.py`` loads its data;
 * phones logging in with a device (``login_devices``);
 * a minimal HTTP/1.1 keep-alive client on asyncio streams (``RawHTTP``), so the
   load generator costs little CPU next to the server on a 2-core machine;
 * a whole pull session over one connection (``pull_session``);
 * CPU accounting of the server, PostgreSQL and the machine (``CpuMeter``);
+* the common options, ``--profile`` (py-spy), the report's head and the script
+  entry point (``common_args``, ``org_args``, ``profile_args``, ``parse_args``,
+  ``report_head``, ``run_script``);
 * load generators run in their own process (``run_loadgen`` / ``loadgen_entry``).
 
-Only 127.0.0.1 is contacted.
+Importing this module costs only the standard library (``bench._common``, which
+imports the server's database layer, is imported inside the functions that need
+it), so a load generator process stays small. Only 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 SCHEMA_VERSION = 2
 PULL = "/api/v1/sync/pull"
@@ -68,6 +75,10 @@ def fmt(x: float, digits: int = 1) -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
+def mb(kib: float) -> float:
+    return kib / 1024
+
+
 def parse_workers(text: str) -> list[int]:
     """``--workers 1`` or ``--workers 1,2``."""
     out = [int(w) for w in str(text).split(",") if w.strip()]
@@ -79,6 +90,13 @@ def parse_workers(text: str) -> list[int]:
 def emit_json(payload: dict) -> None:
     """The machine-readable result: one line on stdout, after the report."""
     print(json.dumps(payload, default=str, separators=(",", ":")), flush=True)
+
+
+def report_head(title: str) -> list[str]:
+    """A report's first lines: ``# title`` and the machine note."""
+    from bench._common import machine_note
+
+    return [f"# {title}", "", machine_note() + "."]
 
 
 # -- CPU accounting -------------------------------------------------------------
@@ -166,14 +184,16 @@ class RawHTTP:
     It writes the request and reads Content-Length (or chunked) bytes, nothing
     more, so the load generator stays cheap next to the server. With
     ``gzip=True`` it asks for ``Accept-Encoding: gzip`` (as phone HTTP stacks do)
-    and inflates the body; ``wire_bytes`` counts what crossed the socket.
+    and inflates the body; ``wire_bytes`` counts what crossed the socket. With
+    ``retry=False`` a dropped connection is the caller's error (no reconnect and
+    second try).
     """
 
     def __init__(self, base_url: str, token: str | None = None, *, gzip: bool = False,
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 60.0, retry: bool = True) -> None:
         u = urlsplit(base_url)
         self.host, self.port, self.timeout = u.hostname, u.port, timeout
-        self.gzip = gzip
+        self.gzip, self.retry = gzip, retry
         head = f"Host: {self.host}:{self.port}\r\n"
         if token:
             head += f"Authorization: Bearer {token}\r\n"
@@ -203,6 +223,8 @@ class RawHTTP:
         try:
             return await asyncio.wait_for(self._exchange(method, path, body), self.timeout)
         except (ConnectionError, asyncio.IncompleteReadError):
+            if not self.retry:
+                raise
             await self.close()
             await self.connect()
             return await asyncio.wait_for(self._exchange(method, path, body), self.timeout)
@@ -328,6 +350,17 @@ async def load_org(*, reps: int, accounts: int, days: int, seed: int) -> dict:
             "reps": [{"email": r["email"], "id": r["id"]} for r in rows]}
 
 
+async def load_demo_org(engine_name: str, engine, args) -> dict:
+    """``load_org`` from ``--reps/--accounts/--days/--seed`` (``org_args``) with a progress line, into
+    the bound ``engine``; then ANALYZE on PostgreSQL."""
+    log(f"{engine_name}: loading the demo org ({args.reps} reps, {args.accounts:,} accounts, "
+        f"{args.days} days)")
+    org = await load_org(reps=args.reps, accounts=args.accounts, days=args.days, seed=args.seed)
+    if engine_name == "postgres":
+        await engine.pool.execute("ANALYZE")
+    return org
+
+
 async def scope_counts(org_id: uuid.UUID, user_id: uuid.UUID, role: str = "rep") -> dict[str, int]:
     """Live rows per synced table in this user's scope now (what a first pull must deliver)."""
     from server.access.principal import Principal
@@ -367,6 +400,7 @@ async def database(engine_name: str, pg_url: str, pg_name: str) -> AsyncIterator
         raise ValueError(f"unknown engine {engine_name!r}")
 
 
+# -- command line and entry point ----------------------------------------------------------
 def common_args(parser, *, max_seconds: float = 900) -> None:
     from bench._common import DEFAULT_PG_URL
 
@@ -378,6 +412,49 @@ def common_args(parser, *, max_seconds: float = 900) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--max-seconds", type=float, default=max_seconds,
                         help="stop (and clean up) after this long whatever happens")
+
+
+def org_args(parser) -> None:
+    """The demo org of the many-rep benchmarks (see ``load_demo_org``)."""
+    parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--accounts", type=int, default=30_000)
+    parser.add_argument("--days", type=int, default=36)
+
+
+def profile_args(parser, what: str) -> None:
+    """``--profile`` (its help: ``what``), ``--py-spy`` and ``--profile-rate``."""
+    parser.add_argument("--profile", action="store_true", help=what)
+    parser.add_argument("--py-spy", default=None, help="py-spy executable (default: on PATH or /tmp/pyspy/bin)")
+    parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second")
+
+
+def parse_args(parser):
+    """``parser.parse_args()``; with ``--profile``, py-spy found (or a usage error); then the
+    ``--max-seconds`` limit armed (``exit_on_sigterm``)."""
+    from bench._common import exit_on_sigterm
+
+    args = parser.parse_args()
+    if getattr(args, "profile", False):
+        args.py_spy = find_py_spy(args.py_spy)
+        if args.py_spy is None:
+            parser.error("--profile needs py-spy (pip install py-spy) on PATH or --py-spy PATH")
+    exit_on_sigterm(args.max_seconds)
+    return args
+
+
+def engine_names(args) -> list[str]:
+    """``--engines sqlite,postgres`` as a list."""
+    return [e.strip() for e in args.engines.split(",") if e.strip()]
+
+
+def run_script(main: Callable[[], object], loadgen: Callable[[dict], object] | None = None) -> None:
+    """A bench script's ``__main__``: ``script --loadgen SPEC OUT`` runs ``loadgen`` (``loadgen_entry``);
+    otherwise ``asyncio.run(main())`` from the repository root."""
+    if loadgen is not None and len(sys.argv) == 4 and sys.argv[1] == "--loadgen":
+        loadgen_entry(loadgen)
+    else:
+        os.chdir(ROOT)
+        asyncio.run(main())
 
 
 # -- profiles (py-spy) ---------------------------------------------------------------------
@@ -514,18 +591,21 @@ def run_loadgen(script: str, spec: dict, timeout_s: float) -> dict:
         return json.loads(out_path.read_text())
 
 
+def run_uvloop(coro_fn: Callable[[], object]) -> tuple[object, str]:
+    """``coro_fn()`` run on uvloop (on asyncio where uvloop is missing); (result, loop name)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.run(coro_fn()), "asyncio"
+    return uvloop.run(coro_fn()), "uvloop"
+
+
 def loadgen_entry(main: Callable[[dict], object]) -> None:
     """Body of ``script --loadgen SPEC OUT``: run ``await main(spec)`` on uvloop, write the result."""
     spec_path, out_path = sys.argv[2], sys.argv[3]
     spec = json.loads(Path(spec_path).read_text())
-    try:
-        import uvloop
-
-        result = uvloop.run(main(spec))
-        result["loop"] = "uvloop"
-    except ImportError:  # pragma: no cover
-        result = asyncio.run(main(spec))
-        result["loop"] = "asyncio"
+    result, loop = run_uvloop(lambda: main(spec))
+    result["loop"] = loop
     Path(out_path).write_text(json.dumps(result, default=str))
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from pathlib import Path
@@ -34,38 +33,16 @@ from bench._common import (
     exit_on_sigterm,
     login,
     machine_note,
+    pss_kib,
     temp_pg_database,
     temp_sqlite_url,
+    vm_hwm_kib,
 )
+from bench._sync import mb, run_script
 from server.demo import load_demo
 
 PG_DATABASE = "fs_bench_idle"
 TARGET_MB = 150
-
-
-def mb(kib: int) -> float:
-    return kib / 1024
-
-
-def pss_kib(pid: int) -> int:
-    """Proportional set size: shared pages split between the processes sharing them."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def vm_hwm_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def typical_requests(base: str, admin_email: str) -> list[str]:
@@ -156,5 +133,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    os.chdir(Path(__file__).resolve().parent.parent)
-    asyncio.run(main())
+    run_script(main)

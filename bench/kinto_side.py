@@ -64,7 +64,6 @@ import math
 import os
 import re
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -81,11 +80,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import (
     DEFAULT_PG_URL,
     HOST,
-    descendants,
+    ServerProcess,
     exit_on_sigterm,
     free_port,
     machine_note,
 )
+from bench._sync import cpu_ticks, log, machine_ticks, percentile
 from bench.sync_records import COUNTS, activity_stream, record_shapes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,18 +99,6 @@ COLLECTIONS = tuple(COUNTS)  # accounts, contacts, activities
 PUSH_COLLECTION = "activities"
 LOAD_BATCH = 1000
 USER = ("bench-rep", "bench-password")
-BEGAN = time.monotonic()
-
-
-def log(msg: str) -> None:
-    print(f"[{time.monotonic() - BEGAN:7.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list (nan when empty)."""
-    if not sorted_values:
-        return math.nan
-    return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
 
 
 # =============================================================================
@@ -256,8 +244,13 @@ def granian_command(port: int, workers: int) -> list[str]:
             "--workers", str(workers), "--log-level", "warning", "app:application"]
 
 
-class KintoServer:
+class KintoServer(ServerProcess):
     """Granian serving Kinto on a free port, in its own process group; stopped on exit."""
+
+    exited_name, not_ready_name = "granian", "Kinto"
+    ready_path = "/__heartbeat__"
+    probe_timeout_s = 5.0
+    stop_timeout_s = 15.0
 
     def __init__(self, ini: Path, *, workers: int = 1, ready_timeout_s: float = 60) -> None:
         self.ini = ini
@@ -271,71 +264,12 @@ class KintoServer:
     def __enter__(self) -> Self:
         env = {**os.environ, "KINTO_INI": str(self.ini)}
         env.pop("VIRTUAL_ENV", None)
-        with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(granian_command(self.port, self.workers), cwd=WORK, env=env,
-                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self.spawn(granian_command(self.port, self.workers), cwd=WORK, env=env)
         return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"granian exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                r = httpx.get(f"{self.base_url}/__heartbeat__", timeout=5)
-                if r.status_code == 200:
-                    return
-                last = f"{r.status_code} {r.text[:200]}"
-            except httpx.HTTPError as exc:
-                last = type(exc).__name__
-            time.sleep(0.2)
-        raise TimeoutError(f"Kinto not ready after {self.ready_timeout_s:.0f} s ({last}):\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def pids(self) -> list[int]:
-        if self.proc is None or self.proc.poll() is not None:
-            return []
-        return [self.proc.pid, *descendants(self.proc.pid)]
 
     def cpu_seconds(self) -> float:
         """User + system CPU of Granian and its workers so far."""
-        ticks = 0
-        for pid in self.pids():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
-
-    def stop(self, timeout_s: float = 15) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        below = descendants(self.proc.pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)  # our child's group: only what we started
-        try:
-            self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout_s)
-        for pid in below:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                if os.getpgid(pid) == self.proc.pid:
-                    os.kill(pid, signal.SIGKILL)
+        return cpu_ticks(self.pids()) / os.sysconf("SC_CLK_TCK")
 
 
 # =============================================================================
@@ -449,13 +383,6 @@ async def settle(db_url: str) -> float:
     return time.perf_counter() - began
 
 
-def machine_cpu() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores from /proc/stat."""
-    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
 def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
     """Share of the machine's CPU time (all cores) that was busy between two readings."""
     total = after[1] - before[1]
@@ -479,9 +406,9 @@ def busy_other_than(pids: list[int], seconds: float = 2.0) -> tuple[float, list[
     """Share of both cores busy over ``seconds`` with this process and ``pids`` left out,
     and the busiest of those other processes (PostgreSQL backends count as others)."""
     mine = {os.getpid(), *pids}
-    m0, t0 = machine_cpu(), _all_ticks()
+    m0, t0 = machine_ticks(), _all_ticks()
     time.sleep(seconds)
-    m1, t1 = machine_cpu(), _all_ticks()
+    m1, t1 = machine_ticks(), _all_ticks()
     total = m1[1] - m0[1]
     if not total:
         return math.nan, []
@@ -811,7 +738,7 @@ async def run(args) -> dict:
             for layout in args.layouts:
                 res["others_busy_before"][layout] = wait_for_quiet(server.pids(), args.quiet_limit,
                                                                    args.quiet_wait)
-                cpu0, client0, machine0 = server.cpu_seconds(), time.process_time(), machine_cpu()
+                cpu0, client0, machine0 = server.cpu_seconds(), time.process_time(), machine_ticks()
                 ledger, elapsed = await push_concurrent(server.base_url, stream, args.batch_size,
                                                         args.clients, args.seconds, layout)
                 entry = {
@@ -822,7 +749,7 @@ async def run(args) -> dict:
                     "http_statuses": {str(k): v for k, v in ledger.http_statuses.items()},
                     "server_cpu_s": server.cpu_seconds() - cpu0,
                     "client_cpu_s": time.process_time() - client0,
-                    "machine_busy": busy_share(machine0, machine_cpu()),
+                    "machine_busy": busy_share(machine0, machine_ticks()),
                 }
                 entry["verify"] = await verify(db_url, ledger)
                 entry["stored_per_s"] = entry["verify"]["stored"] / elapsed

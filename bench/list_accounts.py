@@ -32,20 +32,33 @@ import asyncio
 import contextlib
 import itertools
 import json
-import math
 import os
 import random
 import re
-import subprocess
 import sys
-import tempfile
 import time
 import unicodedata
 import uuid
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._sync import (
+    RawHTTP,
+    cpu_ticks,
+    database,
+    engine_names,
+    fmt,
+    log,
+    machine_ticks,
+    parse_args,
+    postgres_pids,
+    run_loadgen,
+    run_script,
+    stats,
+)
 
 PG_DATABASE = "fs_bench_list"
 TARGET_P95_MS = 20.0
@@ -53,110 +66,11 @@ STATUSES = ("customer", "prospect")
 LIMIT = 100
 #: Scenarios repeated with the raw asyncio client to show how much httpx adds.
 RAW_CHECK = ("health_live", "admin_owner_status_q")
-BEGAN = time.monotonic()
-
-
-def log(msg: str) -> None:
-    print(f"[{time.monotonic() - BEGAN:7.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list (nan when empty)."""
-    if not sorted_values:
-        return math.nan
-    return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
-
-
-def stats(values: list[float]) -> dict:
-    v = sorted(values)
-    return {"n": len(v), "p50": percentile(v, 0.50), "p95": percentile(v, 0.95),
-            "p99": percentile(v, 0.99), "max": v[-1] if v else math.nan,
-            "mean": sum(v) / len(v) if v else math.nan}
 
 
 # =============================================================================
 # Load generator (runs in its own process: `list_accounts.py --loadgen SPEC OUT`)
 # =============================================================================
-def _cpu_ticks(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total
-
-
-class RawClient:
-    """A minimal HTTP/1.1 keep-alive GET client on asyncio streams, one connection per task.
-
-    Used to check how much of the latency is httpx's own overhead: it does
-    little more than write the request and read Content-Length bytes.
-    """
-
-    def __init__(self, base_url: str, headers: dict[str, str], timeout: float) -> None:
-        from urllib.parse import urlsplit
-
-        u = urlsplit(base_url)
-        self.host, self.port, self.timeout = u.hostname, u.port, timeout
-        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.head = f"Host: {self.host}:{self.port}\r\n{extra}\r\n"
-
-    async def connect(self):
-        return await asyncio.open_connection(self.host, self.port)
-
-    async def get(self, conn, path: str, params: dict) -> tuple[int, bytes, bool]:
-        """(status, body, keep_alive) for one GET on ``conn`` = (reader, writer)."""
-        from urllib.parse import urlencode
-
-        reader, writer = conn
-        target = f"{path}?{urlencode(params)}" if params else path
-        writer.write(f"GET {target} HTTP/1.1\r\n{self.head}".encode())
-
-        async def read() -> tuple[int, bytes, bool]:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-            status = int(head[0].split(" ", 2)[1])
-            fields = {}
-            for line in head[1:]:
-                if line:
-                    k, _, v = line.partition(":")
-                    fields[k.strip().lower()] = v.strip()
-            if "content-length" in fields:
-                body = await reader.readexactly(int(fields["content-length"]))
-            elif fields.get("transfer-encoding", "").lower() == "chunked":
-                parts = []
-                while True:
-                    size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                    if size == 0:
-                        await reader.readuntil(b"\r\n")
-                        break
-                    parts.append(await reader.readexactly(size))
-                    await reader.readexactly(2)
-                body = b"".join(parts)
-            else:
-                body = await reader.read()
-            return status, body, fields.get("connection", "").lower() != "close"
-
-        return await asyncio.wait_for(read(), self.timeout)
-
-
-def _machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies over all cores, from the first line of /proc/stat."""
-    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = v[3] + v[4]  # idle + iowait
-    return sum(v[:8]) - idle, sum(v[:8])
-
-
-def _postgres_pids() -> list[int]:
-    """Every PostgreSQL server process on this machine (its backends do the query work)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                if Path(f"/proc/{entry}/comm").read_text().strip() == "postgres":
-                    pids.append(int(entry))
-    return pids
-
-
 async def _loadgen(spec: dict) -> dict:
     import httpx
     import msgspec
@@ -174,8 +88,10 @@ async def _loadgen(spec: dict) -> dict:
     decoder = msgspec.json.Decoder()
 
     if spec["client"] == "raw":
-        raw = RawClient(spec["base_url"], headers, 10.0)
-        conns: list = [await raw.connect() for _ in range(conc)]
+        # The raw-client check: a minimal asyncio-streams client, to see how much httpx adds;
+        # a dropped connection is an error here, not retried.
+        conns = [await RawHTTP(spec["base_url"], sc.get("token"), timeout=10.0, retry=False).connect()
+                 for _ in range(conc)]
         client = None
     else:
         limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
@@ -186,11 +102,7 @@ async def _loadgen(spec: dict) -> dict:
         if client is not None:
             r = await client.get(sc["path"], params=params)
             return r.status_code, r.content
-        status, body, keep = await raw.get(conns[slot], sc["path"], params)
-        if not keep:
-            conns[slot][1].close()
-            conns[slot] = await raw.connect()
-        return status, body
+        return await conns[slot].request("GET", f"{sc['path']}?{urlencode(params)}" if params else sc["path"])
 
     async def phase(n: int, latencies: list[float] | None) -> int:
         counter = itertools.count()
@@ -214,8 +126,8 @@ async def _loadgen(spec: dict) -> dict:
                     failed += 1
                     errors.append(f"{type(exc).__name__}: {exc}"[:200])
                     if client is None:  # the connection is in an unknown state: replace it
-                        conns[slot][1].close()
-                        conns[slot] = await raw.connect()
+                        await conns[slot].close()
+                        await conns[slot].connect()
                     continue
                 problem = None
                 if status != 200:
@@ -236,42 +148,27 @@ async def _loadgen(spec: dict) -> dict:
     try:
         out["warmup_errors"] = await phase(spec["warmup"], None)
         latencies: list[float] = []
-        pg_pids = _postgres_pids() if spec["postgres"] else []
-        ticks0, cpu0 = _cpu_ticks(spec["server_pids"]), time.process_time()
-        pg0, (busy0, total0) = _cpu_ticks(pg_pids), _machine_ticks()
+        pg_pids = postgres_pids() if spec["postgres"] else []
+        ticks0, cpu0 = cpu_ticks(spec["server_pids"]), time.process_time()
+        pg0, (busy0, total0) = cpu_ticks(pg_pids), machine_ticks()
         began = time.perf_counter()
         out["errors"] = await phase(spec["requests"], latencies)
         out["wall_s"] = time.perf_counter() - began
         hz = os.sysconf("SC_CLK_TCK")
-        out["server_cpu_s"] = (_cpu_ticks(spec["server_pids"]) - ticks0) / hz
+        out["server_cpu_s"] = (cpu_ticks(spec["server_pids"]) - ticks0) / hz
         out["client_cpu_s"] = time.process_time() - cpu0
-        out["postgres_cpu_s"] = (_cpu_ticks(pg_pids) - pg0) / hz if pg_pids else None
-        busy1, total1 = _machine_ticks()
+        out["postgres_cpu_s"] = (cpu_ticks(pg_pids) - pg0) / hz if pg_pids else None
+        busy1, total1 = machine_ticks()
         out["machine_busy"] = (busy1 - busy0) / max(total1 - total0, 1)
     finally:
         if client is not None:
             await client.aclose()
         else:
-            for _, writer in conns:
-                writer.close()
+            for conn in conns:
+                await conn.close()
     out["latencies_ms"] = latencies
     out["error_samples"] = errors[:5]
     return out
-
-
-def loadgen_main(spec_path: str, out_path: str) -> None:
-    spec = json.loads(Path(spec_path).read_text())
-    try:
-        import uvloop
-
-        runner = uvloop.run
-        spec_loop = "uvloop"
-    except ImportError:  # pragma: no cover
-        runner = asyncio.run
-        spec_loop = "asyncio"
-    result = runner(_loadgen(spec))
-    result["loop"] = spec_loop
-    Path(out_path).write_text(json.dumps(result))
 
 
 # =============================================================================
@@ -507,20 +404,15 @@ async def db_direct(engine, s: Setup, scenarios: list[dict], samples: int) -> di
 
 
 # -- HTTP ----------------------------------------------------------------------
-def run_loadgen(base_url: str, scenario: dict, token: str | None, server_pids: list[int],
-                args, client: str = "httpx", postgres: bool = False) -> dict:
+def run_scenario(base_url: str, scenario: dict, token: str | None, server_pids: list[int],
+                 args, client: str = "httpx", postgres: bool = False) -> dict:
     spec = {"base_url": base_url, "client": client, "concurrency": args.concurrency,
             "postgres": postgres,
             "warmup": args.warmup,
             "requests": args.requests, "time_cap_s": args.time_cap, "server_pids": server_pids,
             "scenario": {"name": scenario["name"], "path": scenario["path"], "token": token,
                          "mix": scenario["mix"]}}
-    with tempfile.TemporaryDirectory(prefix="fs-bench-loadgen-") as tmp:
-        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
-        spec_path.write_text(json.dumps(spec))
-        subprocess.run([sys.executable, __file__, "--loadgen", str(spec_path), str(out_path)],
-                       check=True, timeout=args.time_cap + 60, stdin=subprocess.DEVNULL)
-        return json.loads(out_path.read_text())
+    return run_loadgen(__file__, spec, timeout_s=args.time_cap + 60)
 
 
 async def run_engine(engine_name: str, url: str, args) -> dict:
@@ -570,8 +462,8 @@ async def run_engine(engine_name: str, url: str, args) -> dict:
         for sc, client in plan:
             log(f"{engine_name}: HTTP {sc['name']} [{client}] ({args.warmup} warm-up + "
                 f"{args.requests} requests, {args.concurrency} clients)")
-            res = run_loadgen(srv.base_url, sc, tokens.get(sc["role"]) if sc["role"] else None,
-                              pids, args, client, engine_name == "postgres")
+            res = run_scenario(srv.base_url, sc, tokens.get(sc["role"]) if sc["role"] else None,
+                               pids, args, client, engine_name == "postgres")
             res["stats"] = stats(res.pop("latencies_ms"))
             run["http" if client == "httpx" else "raw"][sc["name"]] = res
             log(f"{engine_name}:   p50 {res['stats']['p50']:.1f} ms  p95 {res['stats']['p95']:.1f} ms  "
@@ -591,12 +483,8 @@ def mix_summary(mix: list) -> str:
 
 
 # -- report --------------------------------------------------------------------
-def fmt(x: float) -> str:
-    return "nan" if math.isnan(x) else f"{x:.1f}"
-
-
 def fmt2(x: float) -> str:
-    return "nan" if math.isnan(x) else f"{x:.2f}"
+    return fmt(x, 2)
 
 
 def http_table(results: dict) -> list[str]:
@@ -695,12 +583,7 @@ def report(runs: list[dict], args) -> str:
 
 
 async def main() -> None:
-    from bench._common import (
-        DEFAULT_PG_URL,
-        exit_on_sigterm,
-        temp_pg_database,
-        temp_sqlite_url,
-    )
+    from bench._common import DEFAULT_PG_URL
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=1, help="server workers (default 1)")
@@ -722,25 +605,15 @@ async def main() -> None:
                         help="PostgreSQL: skip ANALYZE after loading (autovacuum would run it soon)")
     parser.add_argument("--max-seconds", type=float, default=1800,
                         help="stop (and clean up) after this long whatever happens")
-    args = parser.parse_args()
-    exit_on_sigterm(args.max_seconds)
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    args = parse_args(parser)
     runs = []
-    for name in engines:
-        if name == "sqlite":
-            with temp_sqlite_url("list.sqlite3") as url:
-                runs.append(await run_engine("sqlite", url, args))
-        elif name == "postgres":
-            async with temp_pg_database(args.pg_url, PG_DATABASE) as url:
-                runs.append(await run_engine("postgres", url, args))
-        else:
+    for name in engine_names(args):
+        if name not in ("sqlite", "postgres"):
             parser.error(f"unknown engine {name!r}")
+        async with database(name, args.pg_url, PG_DATABASE) as url:
+            runs.append(await run_engine(name, url, args))
     print(report(runs, args))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--loadgen":
-        loadgen_main(sys.argv[2], sys.argv[3])
-    else:
-        os.chdir(Path(__file__).resolve().parent.parent)
-        asyncio.run(main())
+    run_script(main, _loadgen)

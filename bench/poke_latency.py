@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import secrets
 import sys
 import time
@@ -45,7 +44,7 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
+from bench._common import (
     DEFAULT_PG_URL,
     Server,
     bound_engine,
@@ -54,28 +53,11 @@ from bench._common import (  # noqa: E402
     temp_pg_database,
     temp_sqlite_url,
 )
+from bench._sync import log, stats
 
 PG_DATABASE = "fs_bench_pokes"
 TARGET_P95_MS = 250.0
 PASSWORD = "bench-password-1"
-BEGAN = time.monotonic()
-
-
-def log(msg: str) -> None:
-    print(f"[{time.monotonic() - BEGAN:7.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list (nan when empty)."""
-    if not sorted_values:
-        return math.nan
-    return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
-
-
-def stats(values: list[float]) -> dict:
-    v = sorted(values)
-    return {"n": len(v), "p50": percentile(v, 0.50), "p95": percentile(v, 0.95),
-            "p99": percentile(v, 0.99), "max": v[-1] if v else math.nan}
 
 
 # -- data -----------------------------------------------------------------------

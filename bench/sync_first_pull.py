@@ -36,8 +36,6 @@ pull and prints the functions and layers that dominate the busy samples.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import sqlite3
 import sys
 import time
@@ -53,17 +51,20 @@ from bench._sync import (
     common_args,
     database,
     emit_json,
-    find_py_spy,
+    engine_names,
     fmt,
-    loadgen_entry,
     log,
     login_devices,
     median,
+    parse_args,
     parse_workers,
+    profile_args,
     profile_lines,
     pull_session,
     py_spy_record,
+    report_head,
     run_loadgen,
+    run_script,
 )
 
 PG_DATABASE = "fs_bench_sync_first"
@@ -290,9 +291,7 @@ def summarize(run: dict, workers: int) -> dict:
 
 
 def report(runs: list[dict], args) -> list[str]:
-    from bench._common import machine_note
-
-    L = ["# First sync of a rep through HTTP", "", machine_note() + ".",
+    L = [*report_head("First sync of a rep through HTTP"),
          (f"one rep: `load_demo(reps=1, accounts={args.accounts}, days={args.days}, seed={args.seed})`; "
          f"pull with `limit` {args.limit}, `Accept-Encoding: {'gzip' if args.gzip else 'identity'}`, "
          "1 client connection (a minimal asyncio-streams client in its own process); "
@@ -349,8 +348,6 @@ def report(runs: list[dict], args) -> list[str]:
 
 
 async def main() -> None:
-    from bench._common import exit_on_sigterm
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common_args(parser)
     parser.add_argument("--accounts", type=int, default=5000)
@@ -361,27 +358,13 @@ async def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--floor-runs", type=int, default=5)
     parser.add_argument("--no-gzip", dest="gzip", action="store_false")
-    parser.add_argument("--profile", action="store_true",
-                        help="also sample the server with py-spy during one more first pull")
-    parser.add_argument("--py-spy", default=None, help="py-spy executable (default: on PATH or /tmp/pyspy/bin)")
-    parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second")
-    args = parser.parse_args()
-    if args.profile:
-        args.py_spy = find_py_spy(args.py_spy)
-        if args.py_spy is None:
-            parser.error("--profile needs py-spy (pip install py-spy) on PATH or --py-spy PATH")
-    exit_on_sigterm(args.max_seconds)
-    runs = []
-    for name in [e.strip() for e in args.engines.split(",") if e.strip()]:
-        runs.append(await run_engine(name, args))
+    profile_args(parser, "also sample the server with py-spy during one more first pull")
+    args = parse_args(parser)
+    runs = [await run_engine(name, args) for name in engine_names(args)]
     print("\n".join(report(runs, args)))
     emit_json({"bench": "sync_first_pull",
                "results": [summarize(r, w) for r in runs for w in r["http"]]})
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--loadgen":
-        loadgen_entry(loadgen)
-    else:
-        os.chdir(Path(__file__).resolve().parent.parent)
-        asyncio.run(main())
+    run_script(main, loadgen)

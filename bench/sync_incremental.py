@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
 import secrets
 import sys
 import time
@@ -47,16 +46,20 @@ from bench._sync import (
     common_args,
     database,
     emit_json,
-    find_py_spy,
+    engine_names,
     fmt,
-    loadgen_entry,
     log,
     login_devices,
+    org_args,
+    parse_args,
     parse_workers,
+    profile_args,
     profile_lines,
     pull_session,
     py_spy_record,
+    report_head,
     run_loadgen,
+    run_script,
     stats,
     uuid7,
 )
@@ -183,17 +186,13 @@ async def loadgen(spec: dict) -> dict:
 # =============================================================================
 async def run_engine(engine_name: str, args) -> dict:
     from bench._common import Server, bound_engine
-    from bench._sync import accounts_of, load_org, scope_counts
+    from bench._sync import accounts_of, load_demo_org, scope_counts
 
     run: dict = {"engine": engine_name, "http": {}, "health": {}}
     env = {**SERVER_ENV, "FIELDSALES_SECRET_KEY": secrets.token_urlsafe(48)}
     async with database(engine_name, args.pg_url, PG_DATABASE) as url:
         async with bound_engine(url) as engine:
-            log(f"{engine_name}: loading the demo org ({args.reps} reps, {args.accounts:,} accounts, "
-                f"{args.days} days)")
-            org = await load_org(reps=args.reps, accounts=args.accounts, days=args.days, seed=args.seed)
-            if engine_name == "postgres":
-                await engine.pool.execute("ANALYZE")
+            org = await load_demo_org(engine_name, engine, args)
             reps = org["reps"][: args.connections]
             if len(org["reps"]) < args.connections + (1 if args.busy_writes else 0):
                 raise SystemExit(f"only {len(org['reps'])} reps for {args.connections} connections and a writer")
@@ -293,9 +292,7 @@ def summarize(run: dict, workers: int, args, key: str = "http") -> dict:
 
 
 def report(runs: list[dict], args) -> list[str]:
-    from bench._common import machine_note
-
-    L = ["# Incremental pull with nothing new, through HTTP", "", machine_note() + ".",
+    L = [*report_head("Incremental pull with nothing new, through HTTP"),
          (f"demo org `load_demo(reps={args.reps}, accounts={args.accounts}, days={args.days}, seed={args.seed})`; "
           f"{args.connections} devices (one per rep, each after its first sync), one keep-alive connection "
           "each, closed loop, no think time; a minimal asyncio-streams client in its own process; "
@@ -358,13 +355,9 @@ def report(runs: list[dict], args) -> list[str]:
 
 
 async def main() -> None:
-    from bench._common import exit_on_sigterm
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common_args(parser)
-    parser.add_argument("--reps", type=int, default=20)
-    parser.add_argument("--accounts", type=int, default=30_000)
-    parser.add_argument("--days", type=int, default=36)
+    org_args(parser)
     parser.add_argument("--connections", type=int, default=16, help="devices pulling at once")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup-seconds", type=float, default=1.0)
@@ -372,24 +365,12 @@ async def main() -> None:
                         help="then again while another rep pushes this many activities/s (0: skip)")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false",
                         help="skip the GET /health/live reference run")
-    parser.add_argument("--profile", action="store_true",
-                        help="also sample the server (first --workers value) with py-spy during one more run")
-    parser.add_argument("--py-spy", default=None, help="py-spy executable (default: on PATH or /tmp/pyspy/bin)")
-    parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second")
-    args = parser.parse_args()
-    if args.profile:
-        args.py_spy = find_py_spy(args.py_spy)
-        if args.py_spy is None:
-            parser.error("--profile needs py-spy (pip install py-spy) on PATH or --py-spy PATH")
-    exit_on_sigterm(args.max_seconds)
-    runs = [await run_engine(name.strip(), args) for name in args.engines.split(",") if name.strip()]
+    profile_args(parser, "also sample the server (first --workers value) with py-spy during one more run")
+    args = parse_args(parser)
+    runs = [await run_engine(name, args) for name in engine_names(args)]
     print("\n".join(report(runs, args)))
     emit_json({"bench": "sync_incremental", "results": [summarize(r, w, args) for r in runs for w in r["http"]]})
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--loadgen":
-        loadgen_entry(loadgen)
-    else:
-        os.chdir(Path(__file__).resolve().parent.parent)
-        asyncio.run(main())
+    run_script(main, loadgen)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import threading
 import time
@@ -43,12 +42,17 @@ from bench._sync import (
     common_args,
     database,
     emit_json,
-    loadgen_entry,
+    engine_names,
     log,
     login_devices,
+    mb,
+    org_args,
+    parse_args,
     parse_workers,
     pull_session,
+    report_head,
     run_loadgen,
+    run_script,
 )
 
 PG_DATABASE = "fs_bench_sync_mem"
@@ -94,7 +98,7 @@ class Sampler(threading.Thread):
         began = time.perf_counter()
         while not self._halt.is_set():
             self.samples.append((time.perf_counter() - began, self.srv.rss_kib()))
-            self.pss.append(sum(pss_kib(pid) for pid in self.srv.pids()))
+            self.pss.append(sum(self.srv.pss_kib().values()))
             self._halt.wait(self.interval)
 
     def stop(self) -> None:
@@ -102,32 +106,14 @@ class Sampler(threading.Thread):
         self.join()
 
 
-def pss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def mb(kib: float) -> float:
-    return kib / 1024
-
-
 async def run_engine(engine_name: str, args) -> dict:
     from bench._common import Server, bound_engine, cmdline
-    from bench._sync import load_org, scope_counts
+    from bench._sync import load_demo_org, scope_counts
 
     run: dict = {"engine": engine_name, "cases": []}
     async with database(engine_name, args.pg_url, PG_DATABASE) as url:
         async with bound_engine(url) as engine:
-            log(f"{engine_name}: loading the demo org ({args.reps} reps, {args.accounts:,} accounts, "
-                f"{args.days} days)")
-            org = await load_org(reps=args.reps, accounts=args.accounts, days=args.days, seed=args.seed)
-            if engine_name == "postgres":
-                await engine.pool.execute("ANALYZE")
+            org = await load_demo_org(engine_name, engine, args)
             reps = org["reps"][: args.phones]
             if len(reps) < args.phones:
                 raise SystemExit(f"only {len(reps)} reps for {args.phones} phones")
@@ -145,7 +131,7 @@ async def run_engine(engine_name: str, args) -> dict:
                     await asyncio.sleep(2.0)
                     pids = srv.pids()
                     idle = srv.rss_kib()
-                    idle_pss = sum(pss_kib(pid) for pid in pids)
+                    idle_pss = sum(srv.pss_kib().values())
                     sampler = Sampler(srv, args.interval)
                     sampler.start()
                     try:
@@ -198,9 +184,7 @@ def summarize(run: dict, case: dict, args) -> dict:
 
 
 def report(runs: list[dict], args) -> list[str]:
-    from bench._common import machine_note
-
-    L = ["# Server memory during 20 first syncs at once", "", machine_note() + ".",
+    L = [*report_head("Server memory during 20 first syncs at once"),
          (f"demo org `load_demo(reps={args.reps}, accounts={args.accounts}, days={args.days}, seed={args.seed})`; "
           f"{args.phones} phones (one per rep) start their first sync together, one keep-alive connection each "
           f"({args.phones} client connections), gzip; VmRSS of the server process(es) every {args.interval:g} s, "
@@ -236,26 +220,17 @@ def report(runs: list[dict], args) -> list[str]:
 
 
 async def main() -> None:
-    from bench._common import exit_on_sigterm
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common_args(parser)
-    parser.add_argument("--reps", type=int, default=20)
-    parser.add_argument("--accounts", type=int, default=30_000)
-    parser.add_argument("--days", type=int, default=36)
+    org_args(parser)
     parser.add_argument("--phones", type=int, default=20)
     parser.add_argument("--limits", default="5000,1000", help="page sizes to run, each on a fresh server")
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between RSS samples")
-    args = parser.parse_args()
-    exit_on_sigterm(args.max_seconds)
-    runs = [await run_engine(name.strip(), args) for name in args.engines.split(",") if name.strip()]
+    args = parse_args(parser)
+    runs = [await run_engine(name, args) for name in engine_names(args)]
     print("\n".join(report(runs, args)))
     emit_json({"bench": "sync_memory", "results": [summarize(r, c, args) for r in runs for c in r["cases"]]})
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--loadgen":
-        loadgen_entry(loadgen)
-    else:
-        os.chdir(Path(__file__).resolve().parent.parent)
-        asyncio.run(main())
+    run_script(main, loadgen)

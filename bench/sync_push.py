@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import sys
 import time
@@ -51,15 +50,19 @@ from bench._sync import (
     common_args,
     database,
     emit_json,
-    find_py_spy,
+    engine_names,
     fmt,
-    loadgen_entry,
     log,
     login_devices,
+    org_args,
+    parse_args,
     parse_workers,
+    profile_args,
     profile_lines,
     py_spy_record,
+    report_head,
     run_loadgen,
+    run_script,
     stats,
     uuid7,
 )
@@ -188,16 +191,12 @@ async def count_activities(org_id: uuid.UUID) -> int:
 
 async def run_engine(engine_name: str, args) -> dict:
     from bench._common import Server, bound_engine
-    from bench._sync import accounts_of, load_org
+    from bench._sync import accounts_of, load_demo_org
 
     run: dict = {"engine": engine_name, "http": {}}
     async with database(engine_name, args.pg_url, PG_DATABASE) as url:
         async with bound_engine(url) as engine:
-            log(f"{engine_name}: loading the demo org ({args.reps} reps, {args.accounts:,} accounts, "
-                f"{args.days} days)")
-            org = await load_org(reps=args.reps, accounts=args.accounts, days=args.days, seed=args.seed)
-            if engine_name == "postgres":
-                await engine.pool.execute("ANALYZE")
+            org = await load_demo_org(engine_name, engine, args)
             reps = org["reps"][: args.devices]
             if len(reps) < args.devices:
                 raise SystemExit(f"only {len(reps)} reps for {args.devices} devices")
@@ -274,9 +273,7 @@ def summarize(run: dict, workers: int, args) -> dict:
 
 
 def report(runs: list[dict], args) -> list[str]:
-    from bench._common import machine_note
-
-    L = ["# Sync push through HTTP", "", machine_note() + ".",
+    L = [*report_head("Sync push through HTTP"),
          (f"demo org `load_demo(reps={args.reps}, accounts={args.accounts}, days={args.days}, seed={args.seed})`; "
           f"batches of {args.batch} activity inserts; load generator in its own process, a minimal "
           "asyncio-streams client, one keep-alive connection per device."), "",
@@ -329,36 +326,20 @@ def report(runs: list[dict], args) -> list[str]:
 
 
 async def main() -> None:
-    from bench._common import exit_on_sigterm
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common_args(parser)
-    parser.add_argument("--reps", type=int, default=20)
-    parser.add_argument("--accounts", type=int, default=30_000)
-    parser.add_argument("--days", type=int, default=36)
+    org_args(parser)
     parser.add_argument("--batch", type=int, default=100, help="mutations per push (server maximum 500)")
     parser.add_argument("--batches", type=int, default=50, help="serial batches from one device")
     parser.add_argument("--devices", type=int, default=20, help="devices pushing at once")
     parser.add_argument("--seconds", type=float, default=10.0, help="saturation phase length")
     parser.add_argument("--warmup-seconds", type=float, default=2.0)
-    parser.add_argument("--profile", action="store_true",
-                        help="also sample the server with py-spy during more serial batches")
-    parser.add_argument("--py-spy", default=None, help="py-spy executable (default: on PATH or /tmp/pyspy/bin)")
-    parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second")
-    args = parser.parse_args()
-    if args.profile:
-        args.py_spy = find_py_spy(args.py_spy)
-        if args.py_spy is None:
-            parser.error("--profile needs py-spy (pip install py-spy) on PATH or --py-spy PATH")
-    exit_on_sigterm(args.max_seconds)
-    runs = [await run_engine(name.strip(), args) for name in args.engines.split(",") if name.strip()]
+    profile_args(parser, "also sample the server with py-spy during more serial batches")
+    args = parse_args(parser)
+    runs = [await run_engine(name, args) for name in engine_names(args)]
     print("\n".join(report(runs, args)))
     emit_json({"bench": "sync_push", "results": [summarize(r, w, args) for r in runs for w in r["http"]]})
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--loadgen":
-        loadgen_entry(loadgen)
-    else:
-        os.chdir(Path(__file__).resolve().parent.parent)
-        asyncio.run(main())
+    run_script(main, loadgen)

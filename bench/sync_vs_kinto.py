@@ -106,6 +106,7 @@ from bench._sync import (
     machine_ticks,
     percentile,
     postgres_pids,
+    run_uvloop,
 )
 from bench.sync_records import UNTIL, activity_stream, record_shapes
 
@@ -813,12 +814,7 @@ def main() -> None:
         ap.error("--kinto-layouts takes shared and/or per-device")
     exit_on_sigterm(args.time_cap)
     os.chdir(ROOT)
-    try:
-        import uvloop
-
-        res = uvloop.run(run(args))
-    except ImportError:  # pragma: no cover
-        res = asyncio.run(run(args))
+    res, _ = run_uvloop(lambda: run(args))
     summary = summarize(res)
     print("\n".join(report(res, summary)))
     print(json.dumps({"bench": "sync_vs_kinto", **summary, "raw": res}, default=str, separators=(",", ":")))
