@@ -101,7 +101,10 @@ def http_error(request: Request, exc: HTTPException) -> Response:
 
 #: Failures of the infrastructure, not of the request: the client should retry later.
 UNAVAILABLE = (OSError, sqlite3.OperationalError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-               asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError)
+               asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError,
+               # "database is not currently accepting connections", lock timeouts: transient states
+               asyncpg.ObjectNotInPrerequisiteStateError, asyncpg.InvalidCatalogNameError,
+               asyncpg.InternalClientError)
 RETRY_AFTER_S = 5
 
 
