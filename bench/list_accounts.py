@@ -3,6 +3,7 @@
     .venv/bin/python bench/list_accounts.py [--workers 1] [--engines sqlite,postgres]
         [--pg-url postgresql://postgres@127.0.0.1:5432] [--requests 2000] [--warmup 200]
         [--concurrency 8] [--time-cap 60] [--accounts 100000] [--reps 50] [--days 7]
+        [--baseline-src DIR]
 
 Target (issue): listing 100 accounts filtered by owner, status and a name
 search, p95 under 20 ms through HTTP with 8 concurrent clients, on both
@@ -21,6 +22,9 @@ account names), then:
   connections, one asyncio task each) per scenario: warm-up, then a fixed
   number of requests or the time cap, whichever comes first. Every response
   must be 200 with the expected number of items, else it counts as an error.
+  With ``--baseline-src DIR`` a second server runs the code in DIR on the
+  same database and every scenario runs on it too, just before the current
+  code, so before and after are measured under the same conditions.
 
 Progress goes to stderr, the report to stdout. Only 127.0.0.1 is contacted.
 """
@@ -293,21 +297,26 @@ def build_scenarios(engine: str, s: Setup, seed: int, size: int = 200) -> list[d
 
 # -- DB-direct measurements ----------------------------------------------------
 @contextlib.contextmanager
-def capture_queries(engine):
-    """Record the QueryStrings ``engine`` runs (to EXPLAIN exactly what the service sends)."""
+def capture_queries():
+    """Record the (sql, args) compiled meanwhile, to EXPLAIN exactly what the service sends.
+
+    Every statement is compiled from a QueryString, whether it runs through
+    Piccolo's engine or ``server.db.engine.read_values``.
+    """
+    from piccolo.querystring import QueryString
+
     seen = []
-    cls = type(engine)  # engines use __slots__: wrap the method on the class, then restore it
-    original = cls.run_querystring
+    original = QueryString.compile_string
 
-    async def spy(self, querystring, *args, **kwargs):
-        seen.append(querystring)
-        return await original(self, querystring, *args, **kwargs)
+    def spy(self, *args, **kwargs):
+        seen.append(original(self, *args, **kwargs))
+        return seen[-1]
 
-    cls.run_querystring = spy
+    QueryString.compile_string = spy
     try:
         yield seen
     finally:
-        cls.run_querystring = original
+        QueryString.compile_string = original
 
 
 @contextlib.asynccontextmanager
@@ -382,11 +391,11 @@ async def db_direct(engine, s: Setup, scenarios: list[dict], samples: int) -> di
                 f = service.AccountFilter(
                     owner_id=uuid.UUID(params["owner_id"]) if "owner_id" in params else None,
                     status=params.get("status"), q=params.get("q"))
-                with capture_queries(engine) as seen:
+                with capture_queries() as seen:
                     t = time.perf_counter()
                     await service.list_accounts(scope, f, limit=LIMIT)
                     svc_ms.append((time.perf_counter() - t) * 1000)
-                sql, args = seen[-1].compile_string(engine_type=etype)
+                sql, args = seen[-1]
                 t = time.perf_counter()
                 await fetch(sql, args)
                 raw_ms.append((time.perf_counter() - t) * 1000)
@@ -448,27 +457,35 @@ async def run_engine(engine_name: str, url: str, args) -> dict:
         log(f"{engine_name}: DB-direct timings ({args.direct_samples} serial queries per scenario)")
         run["direct"] = await db_direct(engine, s, scenarios, args.direct_samples)
         admin_email, manager_email = s.admin["email"], s.manager["email"]
-    log(f"{engine_name}: starting fieldsales serve --workers {args.workers}")
     # Tokens must outlive the run (15 min by default).
-    with Server(url, workers=args.workers, extra_env={"FIELDSALES_ACCESS_TOKEN_TTL": "7200"}) as srv:
-        tokens = {"admin": login(srv.base_url, admin_email),
-                  "manager": login(srv.base_url, manager_email)}
-        pids = srv.pids()
-        run["server_processes"] = len(pids)
-        run["http"], run["raw"] = {}, {}
+    env = {"FIELDSALES_ACCESS_TOKEN_TTL": "7200"}
+    servers = {"": env}  # result-key prefix -> server environment
+    if args.baseline_src:  # the same scenarios, same database, served by another source tree
+        servers = {"baseline_": {**env, "PYTHONPATH": str(Path(args.baseline_src).resolve())}, **servers}
+    with contextlib.ExitStack() as stack:
+        srvs, tokens = {}, {}
+        for key, server_env in servers.items():
+            log(f"{engine_name}: starting fieldsales serve --workers {args.workers}"
+                + (f" from {args.baseline_src}" if key else ""))
+            srvs[key] = srv = stack.enter_context(Server(url, workers=args.workers, extra_env=server_env))
+            tokens[key] = {"admin": login(srv.base_url, admin_email),
+                           "manager": login(srv.base_url, manager_email)}
+            run[f"{key}http"], run[f"{key}raw"] = {}, {}
+        run["server_processes"] = len(srvs[""].pids())
         plan = [(sc, "httpx") for sc in scenarios]
         if args.raw_check:  # the floor and the target again with a near-zero-overhead client
             plan += [(sc, "raw") for sc in scenarios if sc["name"] in RAW_CHECK]
         for sc, client in plan:
-            log(f"{engine_name}: HTTP {sc['name']} [{client}] ({args.warmup} warm-up + "
-                f"{args.requests} requests, {args.concurrency} clients)")
-            res = run_scenario(srv.base_url, sc, tokens.get(sc["role"]) if sc["role"] else None,
-                               pids, args, client, engine_name == "postgres")
-            res["stats"] = stats(res.pop("latencies_ms"))
-            run["http" if client == "httpx" else "raw"][sc["name"]] = res
-            log(f"{engine_name}:   p50 {res['stats']['p50']:.1f} ms  p95 {res['stats']['p95']:.1f} ms  "
-                f"errors {res['errors'] + res['warmup_errors']}")
-        run["server_log_tail"] = srv.log_tail(10)
+            for key, srv in srvs.items():  # baseline and current one after the other: same conditions
+                log(f"{engine_name}: HTTP {sc['name']} [{client}]{' baseline' if key else ''} "
+                    f"({args.warmup} warm-up + {args.requests} requests, {args.concurrency} clients)")
+                res = run_scenario(srv.base_url, sc, tokens[key].get(sc["role"]) if sc["role"] else None,
+                                   srv.pids(), args, client, engine_name == "postgres")
+                res["stats"] = stats(res.pop("latencies_ms"))
+                run[f"{key}{'http' if client == 'httpx' else 'raw'}"][sc["name"]] = res
+                log(f"{engine_name}:   p50 {res['stats']['p50']:.1f} ms  p95 {res['stats']['p95']:.1f} ms  "
+                    f"errors {res['errors'] + res['warmup_errors']}")
+        run["server_log_tail"] = srvs[""].log_tail(10)
     return run
 
 
@@ -544,8 +561,20 @@ def report(runs: list[dict], args) -> str:
         if run["raw"]:
             L += ["", "### HTTP, raw asyncio-streams client (same server, same mix; client-overhead check, ms)",
                   ""] + http_table(run["raw"])
-        samples = [(f"{n} [{r['client']}]", e) for res in (run["http"], run["raw"])
-                   for n, r in res.items() for e in r["error_samples"]]
+        if "baseline_http" in run:
+            L += ["", f"### HTTP, baseline server (`--baseline-src {args.baseline_src}`), httpx client (ms)",
+                  ""] + http_table(run["baseline_http"])
+            if run["baseline_raw"]:
+                L += ["", "### HTTP, baseline server, raw client (ms)", ""] + http_table(run["baseline_raw"])
+            L += ["", "### before (baseline) and after, same run: p95 ms", "",
+                  "| scenario | client | baseline p95 | current p95 | current/baseline |", "|---|---|---|---|---|"]
+            for key in ("http", "raw"):
+                for name, r in run[key].items():
+                    before, after = run[f"baseline_{key}"][name]["stats"]["p95"], r["stats"]["p95"]
+                    L.append(f"| {name} | {'httpx' if key == 'http' else 'raw'} | {fmt(before)} | "
+                             f"{fmt(after)} | {after / before:.2f} |")
+        samples = [(f"{n} [{r['client']}]", e) for key in ("http", "raw", "baseline_http", "baseline_raw")
+                   for n, r in run.get(key, {}).items() for e in r["error_samples"]]
         if samples:
             L += ["", "error samples:"] + [f"  {n}: {e}" for n, e in samples[:10]]
             L += ["", "server log tail:"] + [f"  {x}" for x in run["server_log_tail"].splitlines()]
@@ -601,6 +630,10 @@ async def main() -> None:
     parser.add_argument("--direct-samples", type=int, default=200)
     parser.add_argument("--no-raw-check", dest="raw_check", action="store_false",
                         help="skip repeating health_live and the target with the raw client")
+    parser.add_argument("--baseline-src", metavar="DIR",
+                        help="also serve from the source tree DIR (holding a `server` package, e.g. "
+                             "`git archive HEAD server | tar -x -C DIR`) and run every HTTP scenario "
+                             "against it too, just before the current code: before/after in one run")
     parser.add_argument("--no-analyze", dest="analyze", action="store_false",
                         help="PostgreSQL: skip ANALYZE after loading (autovacuum would run it soon)")
     parser.add_argument("--max-seconds", type=float, default=1800,

@@ -11,7 +11,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import msgspec
 from piccolo.columns.combination import And, Where
+from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 from server.access.principal import Principal
@@ -19,7 +21,8 @@ from server.access.team import managers_of, reports_of
 from server.accounts.tables import Account, Contact
 from server.common.time import utcnow
 from server.comms.tables import Activity, MessageTemplate
-from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner
+from server.db.engine import read_values
+from server.geo.tables import Territory, TerritoryAccount
 from server.incentives.tables import Contest, ContestParticipant, LeaderboardEntry
 from server.pipeline.tables import Lead, Opportunity
 from server.users.tables import User
@@ -27,6 +30,13 @@ from server.work.tables import Appointment, Task
 
 #: A rep's offline timeline covers this much history on accounts in scope.
 TIMELINE_DAYS = 90
+
+#: (user, manager) of every live user of an org: the reporting lines.
+ORG_LINKS_SQL = "SELECT id, manager_id FROM users WHERE org_id = {} AND deleted_at IS NULL"
+Links = list[tuple[uuid.UUID, uuid.UUID | None]]
+#: Territories some of the given users own now (``{users}``: one placeholder per user).
+OWNED_TERRITORIES_SQL = ("SELECT DISTINCT territory_id FROM territory_owners "
+                         "WHERE org_id = {{}} AND valid_to IS NULL AND user_id IN ({users})")
 
 
 class Scope:
@@ -44,15 +54,13 @@ class Scope:
         self.owned_territories = territories
 
     @classmethod
-    async def build(cls, principal: Principal) -> "Scope":
+    async def build(cls, principal: Principal) -> Scope:
         if principal.is_admin:
             return cls(principal, None, None)
-        links = [
-            (r["id"], r["manager_id"])
-            for r in await User.select(User.id, User.manager_id).where(
-                (User.org_id == principal.org_id) & User.deleted_at.is_null()
-            )
-        ]
+        # Two short reads with constant SQL: Piccolo's query building and value
+        # converters cost more than the reads (bench/list_accounts.py).
+        rows = await read_values(QueryString(ORG_LINKS_SQL, principal.org_id), short=True)
+        links = msgspec.convert(rows, Links)
         me = principal.user_id
         if principal.is_manager:
             members = frozenset(reports_of(me, links) | {me})
@@ -61,12 +69,10 @@ class Scope:
             chain = managers_of(me, links)
             mates = {u for u, m in links if chain and m == chain[0]}
             members, directory = frozenset({me}), frozenset(mates | set(chain) | {me})
-        owned = await TerritoryOwner.select(TerritoryOwner.territory_id).where(
-            (TerritoryOwner.org_id == principal.org_id)
-            & TerritoryOwner.user_id.is_in(sorted(members))
-            & TerritoryOwner.valid_to.is_null()
-        )
-        territories = tuple(sorted({r["territory_id"] for r in owned}))
+        users = sorted(members)
+        sql = OWNED_TERRITORIES_SQL.format(users=", ".join("{}" for _ in users))
+        owned = await read_values(QueryString(sql, principal.org_id, *users), short=True)
+        territories = tuple(sorted(msgspec.convert([t for t, in owned], set[uuid.UUID])))
         return cls(principal, members, directory, territories)
 
     # -- helpers -----------------------------------------------------------

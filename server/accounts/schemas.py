@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -92,6 +92,31 @@ def account_out(row: dict) -> AccountOut:
     fields = {f: row[f] for f in AccountOut.__struct_fields__}
     fields["potential"] = money(row["potential"])
     return AccountOut(**fields)
+
+
+#: The columns ``accounts_out`` reads, in order: AccountOut's fields.
+ACCOUNT_OUT_COLUMNS = AccountOut.__struct_fields__
+_Converted = list[tuple[uuid.UUID, uuid.UUID | None, datetime, datetime]]
+
+
+def accounts_out(rows: list[tuple]) -> list[AccountOut]:
+    """``account_out`` for rows of ``ACCOUNT_OUT_COLUMNS`` as the driver hands them back.
+
+    On SQLite those are the stored values, ids and timestamps as text: they
+    become what Piccolo's converters would have made of them (timestamps in
+    UTC), converted by msgspec for the whole page at once (~1 µs a row instead
+    of ~5 µs one field at a time).
+    """
+    out = [AccountOut(*row) for row in rows]
+    converted = msgspec.convert([(a.id, a.owner_id, a.created_at, a.updated_at) for a in out], _Converted)
+    for a, (id_, owner_id, created_at, updated_at) in zip(out, converted, strict=True):
+        a.id, a.owner_id, a.potential = id_, owner_id, money(a.potential)
+        a.created_at, a.updated_at = _utc(created_at), _utc(updated_at)
+    return out
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is UTC else value.replace(tzinfo=UTC)
 
 
 class AccountPage(Page[AccountOut]):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -18,13 +20,16 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
+from piccolo.querystring import QueryString
 
 from server.db import piccolo_conf
 from server.db.registry import ALL_TABLES
 
 SQLITE_BUSY_TIMEOUT_S = 30
-#: Kept-open SQLite connections for reads (each is a thread in aiosqlite).
+#: Kept-open SQLite connections for reads (each is a thread in aiosqlite),
 SQLITE_READ_CONNECTIONS = 4
+#: and for reads of plain values (``read_values``).
+SQLITE_PLAIN_READ_CONNECTIONS = 2
 
 
 class BadDatabaseURL(ValueError):
@@ -40,14 +45,27 @@ class PooledSQLiteEngine(SQLiteEngine):
     a few kept connections instead. They run in autocommit mode, so they see
     every committed write and never hold a snapshot. Transactions still open
     their own connection (``BEGIN IMMEDIATE`` in ``unit_of_work``).
+
+    Reads that skip Piccolo's per-value converters (``read_values``) have
+    connections of their own: a pool for pages, one per event-loop thread for
+    short reads, and one for sync pulls (``fetch_plain``).
     """
 
     def __init__(self, path: str, **kwargs: Any) -> None:
         super().__init__(path=path, **kwargs)
         self._idle: asyncio.Queue | None = None
+        self._plain_idle: asyncio.Queue | None = None
         self._all: list[aiosqlite.Connection] = []
         self._plain: aiosqlite.Connection | None = None
         self._plain_lock = asyncio.Lock()
+        self._here: dict[int, sqlite3.Connection] = {}
+
+    @property
+    def started(self) -> bool:
+        return self._idle is not None
+
+    def _plain_kwargs(self) -> dict[str, Any]:
+        return {**self.connection_kwargs, "detect_types": 0}
 
     async def fetch_plain(self, sql: str, args: list[Any]) -> list[tuple]:
         """Rows as tuples of stored values (text, numbers), without Piccolo's per-value converters.
@@ -59,21 +77,55 @@ class PooledSQLiteEngine(SQLiteEngine):
         """
         async with self._plain_lock:
             if self._plain is None:
-                kwargs = {**self.connection_kwargs, "detect_types": 0}
-                self._plain = await aiosqlite.connect(**kwargs)
+                self._plain = await aiosqlite.connect(**self._plain_kwargs())
             return list(await self._plain.execute_fetchall(sql, args))
 
-    async def start_pool(self, size: int) -> None:
-        self._idle = asyncio.Queue()
+    async def read_pooled(self, sql: str, args: Sequence[Any]) -> list[tuple]:
+        """``fetch_plain`` on one of the pooled plain connections (pool started)."""
+        assert self._plain_idle is not None
+        conn = await self._plain_idle.get()
+        try:
+            return list(await conn.execute_fetchall(sql, args))
+        finally:
+            if self._plain_idle is not None:
+                self._plain_idle.put_nowait(conn)
+
+    def read_here(self, sql: str, args: Sequence[Any]) -> list[tuple] | None:
+        """``fetch_plain`` on the calling thread (the event loop's), ``None`` if SQLite is busy.
+
+        Busy is rare for a reader in WAL mode; the caller then queues the read on a
+        pooled connection, whose busy handler may wait, instead of blocking the loop.
+        """
+        conn = self._here.get(threading.get_ident())
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA query_only = 1")
+            self._here[threading.get_ident()] = conn
+        try:
+            return conn.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):  # extended codes too
+                return None
+            raise
+
+    async def start_pool(self, size: int, plain_size: int = SQLITE_PLAIN_READ_CONNECTIONS) -> None:
+        self._idle, self._plain_idle = asyncio.Queue(), asyncio.Queue()
         for _ in range(size):
             conn = await aiosqlite.connect(**self.connection_kwargs)
             conn.row_factory = dict_factory  # type: ignore[assignment]
             await conn.execute("PRAGMA foreign_keys = 1")
             self._all.append(conn)
             self._idle.put_nowait(conn)
+        for _ in range(plain_size):
+            conn = await aiosqlite.connect(**self._plain_kwargs())
+            self._all.append(conn)
+            self._plain_idle.put_nowait(conn)
 
     async def close_pool(self) -> None:
-        self._idle = None
+        self._idle = self._plain_idle = None
+        here, self._here = self._here, {}
+        for conn in here.values():
+            conn.close()
         if self._plain is not None:
             await self._plain.close()
             self._plain = None
@@ -93,6 +145,33 @@ class PooledSQLiteEngine(SQLiteEngine):
         finally:
             if self._idle is not None:
                 self._idle.put_nowait(conn)
+
+
+async def read_values(query: QueryString, *, short: bool = False) -> list[tuple]:
+    """Rows of a read as tuples, without Piccolo's query objects and per-value converters.
+
+    On SQLite, outside a transaction, values are as stored: UUIDs and timestamps
+    as text, booleans as 0/1. Elsewhere (PostgreSQL, inside a transaction) they
+    are the driver's Python objects, so callers accept both forms.
+
+    ``short``: a read that does little work in SQLite whatever the data (rows
+    found straight through an index: tens of microseconds). On SQLite it then
+    runs right here on the event loop's thread: handing it to a connection's
+    thread and back costs more, and under load the answer then waits for the
+    GIL while the event loop runs Python (up to the 5 ms switch interval;
+    bench/list_accounts.py). Other reads go to a pooled connection, whose
+    thread runs SQLite without the GIL, beside the event loop.
+    """
+    engine = current_engine()
+    if engine.current_transaction.get() is None:
+        if isinstance(engine, PooledSQLiteEngine) and engine.started:
+            sql, args = query.compile_string(engine_type="sqlite")
+            rows = engine.read_here(sql, args) if short else None
+            return rows if rows is not None else await engine.read_pooled(sql, args)
+        if isinstance(engine, PostgresEngine) and engine.pool is not None:
+            sql, args = query.compile_string(engine_type="postgres")
+            return [tuple(row) for row in await engine.pool.fetch(sql, *args)]
+    return [tuple(row.values()) for row in await engine.run_querystring(query)]
 
 
 def sqlite_path(url: str) -> str:

@@ -45,8 +45,8 @@ class AccountController(Controller):
         """Accounts in the caller's scope, a keyset page at a time (`q` searches names)."""
         f = service.AccountFilter(owner_id=owner_id, unowned=unowned, status=status, q=q,
                                   updated_since=updated_since, h3_cell=h3_cell)
-        rows, nxt = await service.list_accounts(access, f, sort=sort, limit=limit, cursor=cursor)
-        return AccountPage(items=[account_out(r) for r in rows], next_cursor=nxt)
+        items, nxt = await service.list_accounts(access, f, sort=sort, limit=limit, cursor=cursor)
+        return AccountPage(items=items, next_cursor=nxt)
 
     @post("/", operation_id="accounts_create")
     async def create_account(self, data: JSONBody[AccountIn], access: NamedDependency[Scope]) -> Response[AccountOut]:
