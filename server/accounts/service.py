@@ -20,13 +20,14 @@ from server.accounts.schemas import (
 )
 from server.accounts.tables import Account
 from server.common.errors import Invalid
-from server.common.keyset import after, clamp_limit, decode_cursor, encode_cursor
+from server.common.keyset import encode_cursor
 from server.common.location import point_columns
 from server.common.owners import check_owner
 from server.common.phones import normalize_phone
 from server.common.records import (
     get_visible,
     insert_record,
+    page_query,
     tombstone,
     update_record,
 )
@@ -121,16 +122,9 @@ async def _page(condition, *, sort: str, limit: int | None,
     database's work for a page (bench/list_accounts.py); only the condition is
     Piccolo's, compiled on its own. The read runs on a pooled connection.
     """
-    if sort not in SORTS:
-        raise Invalid(f"sort must be one of {', '.join(SORTS)}", field="sort")
-    limit = clamp_limit(limit)
-    descending = sort.startswith("-")
-    column = Account._meta.get_column_by_name(SORTS[sort])
-    where = condition & Account.deleted_at.is_null()
-    if cursor:
-        value, last_id = decode_cursor(cursor, sort)
-        where = where & after(column, Account.id, value, last_id, descending)
-    order = "DESC" if descending else "ASC"
+    q = page_query(Account, condition, sorts=SORTS, sort=sort, limit=limit, cursor=cursor)
+    where, limit = q.where, q.limit
+    order = "DESC" if q.descending else "ASC"
     sql = (f"SELECT {_COLUMNS} FROM accounts WHERE {{}} "
            f"ORDER BY accounts.{SORTS[sort]} {order}, accounts.id {order} LIMIT {limit + 1}")
     rows = accounts_out(await read_values(QueryString(sql, where.querystring)))

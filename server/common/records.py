@@ -9,7 +9,7 @@ sync what it changed (``server.sync.changes``) and must run inside
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from piccolo.table import Table
@@ -106,25 +106,40 @@ async def tombstone(table: type[Table], row: dict) -> None:
     await sync.written(table._meta.tablename, None, {**row, "deleted_at": now, "version": version})
 
 
+class PageQuery(NamedTuple):
+    """What a keyset page reads: live rows after the cursor, in sort order."""
+
+    where: Any
+    column: Any
+    descending: bool
+    limit: int
+
+
+def page_query(table: type[Table], condition, *, sorts: dict[str, str], sort: str,
+               limit: int | None, cursor: str | None) -> PageQuery:
+    """The condition, sort column, direction and limit of one keyset page (shared by every list)."""
+    if sort not in sorts:
+        raise Invalid(f"sort must be one of {', '.join(sorts)}", field="sort")
+    limit = clamp_limit(limit)
+    descending = sort.startswith("-")
+    column = table._meta.get_column_by_name(sorts[sort])
+    where = condition & table.deleted_at.is_null()  # type: ignore[attr-defined]
+    if cursor:
+        value, last_id = decode_cursor(cursor, sort)
+        where = where & after(column, table._meta.primary_key, value, last_id, descending)
+    return PageQuery(where, column, descending, limit)
+
+
 async def list_page(table: type[Table], condition, *, sorts: dict[str, str], sort: str,
                     limit: int | None, cursor: str | None) -> tuple[list[dict], str | None]:
     """One keyset page of live rows matching ``condition`` in ``sort`` order.
 
     ``sorts`` maps public sort names (``name``, ``-updated_at``) to columns.
     """
-    if sort not in sorts:
-        raise Invalid(f"sort must be one of {', '.join(sorts)}", field="sort")
-    limit = clamp_limit(limit)
-    descending = sort.startswith("-")
-    column = table._meta.get_column_by_name(sorts[sort])
-    pk = table._meta.primary_key
-    where = condition & table.deleted_at.is_null()  # type: ignore[attr-defined]
-    if cursor:
-        value, last_id = decode_cursor(cursor, sort)
-        where = where & after(column, pk, value, last_id, descending)
-    order = [column, pk]
-    rows = await table.select().where(where).order_by(*order, ascending=not descending).limit(limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    q = page_query(table, condition, sorts=sorts, sort=sort, limit=limit, cursor=cursor)
+    rows = await table.select().where(q.where).order_by(
+        q.column, table._meta.primary_key, ascending=not q.descending).limit(q.limit + 1)
+    more = len(rows) > q.limit
+    rows = rows[:q.limit]
     next_cursor = encode_cursor(sort, rows[-1][sorts[sort]], rows[-1]["id"]) if more else None
     return rows, next_cursor
