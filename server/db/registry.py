@@ -4,7 +4,13 @@ from server.accounts.tables import Account, Contact
 from server.audit.tables import AuditEvent
 from server.auth.tables import AuthSession, Device, RefreshToken
 from server.comms.tables import Activity, MessageTemplate
-from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner
+from server.geo.tables import (
+    Territory,
+    TerritoryAccount,
+    TerritoryFigures,
+    TerritoryOwner,
+    TerritoryPlan,
+)
 from server.incentives.tables import Contest, ContestParticipant, LeaderboardEntry
 from server.orgs.tables import (
     ManagerLink,
@@ -46,6 +52,8 @@ ALL_TABLES = (
     Contest,
     ContestParticipant,
     LeaderboardEntry,
+    TerritoryPlan,
+    TerritoryFigures,
     SyncMutation,
     SyncMove,
     SyncScope,

@@ -1,4 +1,5 @@
 from piccolo.columns import (
+    BigInt,
     JSON,
     Boolean,
     ForeignKey,
@@ -42,3 +43,30 @@ class TerritoryAccount(OrgRow, Table, tablename="territory_accounts"):
     account_id = ForeignKey(ACCOUNT)
     valid_from = Timestamptz(default=TimestamptzNow())
     valid_to = Timestamptz(null=True, default=None)
+
+
+class TerritoryPlan(OrgRow, Table, tablename="territory_plans"):
+    """A balancing result kept for review; applying it edits territories like a manual change."""
+
+    name = Varchar(length=200, default="")
+    status = Varchar(length=12, default="draft")  # draft | applied | stale
+    region_id = ForeignKey(REGION, null=True)
+    layer = Varchar(length=40, default="primary")
+    created_by_id = ForeignKey(USER, null=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    #: The org's newest territory version when the plan was made: applying refuses if it moved on.
+    based_on_version = BigInt(default=0)
+    seed = Integer(default=0)
+    request = JSON(default="{}")
+    plan = JSON(default="{}")
+    applied_at = Timestamptz(null=True, default=None)
+    applied_by_id = ForeignKey(USER, null=True)
+
+
+class TerritoryFigures(OrgRow, Table, tablename="territory_figures"):
+    """The figures layer of a territory's offline map, rebuilt by a job (one row per territory)."""
+
+    territory_id = ForeignKey(TERRITORY, unique=True)
+    computed_at = Timestamptz(default=TimestamptzNow())
+    etag = Varchar(length=64, default="")
+    body = JSON(default="{}")
