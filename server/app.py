@@ -24,6 +24,7 @@ from server.routes import (
     opportunities,
     sync,
     sync_events,
+    territories,
     users,
     watermelon,
     work,
@@ -58,6 +59,7 @@ ROUTES = [
     users.TeamController,
     sync.SyncController,
     watermelon.WatermelonController,
+    territories.TerritoryController,
     sync_events.sync_events,
 ]
 

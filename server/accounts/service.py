@@ -34,6 +34,7 @@ from server.common.records import (
 from server.common.schemas import patch_fields
 from server.db.engine import read_values
 from server.db.search import name_search
+from server.geo.placement import place_accounts
 
 MAX_POTENTIAL = Decimal(10**12)
 SORTS = {"name": "name", "-updated_at": "updated_at", "-created_at": "created_at"}
@@ -67,7 +68,15 @@ async def create_account(scope: Scope, data: AccountIn) -> dict:
     await check_owner(scope, owner_id)
     values = _values(msgspec.structs.asdict(data))
     values.update(point_columns(data.lat, data.lng), owner_id=owner_id)
-    return await insert_record(Account, scope.org_id, values, record_id=data.id)
+    row = await insert_record(Account, scope.org_id, values, record_id=data.id)
+    if row["h3_cell"]:
+        await _placed(row)
+    return row
+
+
+async def _placed(row: dict) -> None:
+    """Put the account in the territories covering its cell (a new version if that moved it)."""
+    await place_accounts(row["org_id"], [row["id"]])
 
 
 async def get_account(scope: Scope, account_id: uuid.UUID) -> dict:
@@ -83,11 +92,16 @@ async def update_account(scope: Scope, account_id: uuid.UUID, patch: AccountPatc
     changes = _values(fields)
     if "lat" in fields or "lng" in fields:
         changes.update(point_columns(fields.get("lat", row["lat"]), fields.get("lng", row["lng"])))
-    return await update_record(Account, row, changes, expected_version)
+    updated = await update_record(Account, row, changes, expected_version)
+    if updated["h3_cell"] != row["h3_cell"]:
+        await _placed(updated)
+    return updated
 
 
 async def delete_account(scope: Scope, account_id: uuid.UUID) -> None:
-    await tombstone(Account, await get_account(scope, account_id))
+    row = await get_account(scope, account_id)
+    await tombstone(Account, row)
+    await _placed(row)
 
 
 async def list_accounts(scope: Scope, f: AccountFilter, *, sort: str = "name", limit: int | None = None,

@@ -1,6 +1,6 @@
 from piccolo.columns import (
-    BigInt,
     JSON,
+    BigInt,
     Boolean,
     ForeignKey,
     Integer,

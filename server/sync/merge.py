@@ -16,13 +16,12 @@ from piccolo.table import Table
 
 from server.access.scope import Scope
 from server.accounts.tables import Account, Contact
-from server.audit.tables import AuditEvent
+from server.audit.log import audit
 from server.common.errors import Forbidden, Invalid
 from server.common.records import get_visible, update_record
 from server.common.time import utcnow
 from server.comms.tables import Activity
 from server.db.clock import next_version
-from server.db.ids import new_id
 from server.pipeline.tables import Lead, Opportunity
 from server.sync import changes
 from server.work.tables import Appointment, Task
@@ -74,9 +73,7 @@ async def merge(scope: Scope, kind: str, survivor_id: uuid.UUID, duplicate_id: u
                         table.merged_into_id: survivor_id}).where(table._meta.primary_key == duplicate_id)  # type: ignore[attr-defined]
     fill = {c: duplicate[c] for c in FILLABLE[kind] if survivor.get(c) in (None, "") and duplicate.get(c) not in (None, "")}
     merged = await update_record(table, survivor, fill) if fill else survivor
-    await AuditEvent.insert(AuditEvent(id=new_id(), org_id=scope.org_id, actor_id=scope.principal.user_id,
-                                       action=f"{kind}.merged", entity=kind, entity_id=survivor_id, at=now,
-                                       detail={"duplicate_id": str(duplicate_id)}))
+    await audit(scope, f"{kind}.merged", kind, survivor_id, {"duplicate_id": str(duplicate_id)})
     changes.poke(scope.org_id, None if old_holders is None or new_holders is None else old_holders | new_holders,
                  version)
     return merged

@@ -27,12 +27,11 @@ from typing import Any
 import msgspec
 
 from server.access.scope import Scope
-from server.audit.tables import AuditEvent
+from server.audit.log import audit
 from server.auth.tables import Device
 from server.common.errors import Conflict, Invalid, PayloadTooLarge
 from server.common.records import changed_since
 from server.common.time import utcnow
-from server.db.ids import new_id
 from server.db.tx import savepoint as savepoint_here
 from server.db.tx import unit_of_work
 from server.sync import cursor as cursors
@@ -213,9 +212,6 @@ async def _apply(scope: Scope, schema_version: int, spec: SyncedTable, mutation:
     rejected.setdefault(spec.name, []).append(str(mutation.id))
     log.info("watermelon push set a record aside", extra={"table": spec.name, "id": str(mutation.id),
                                                           "code": error.code if error else None})
-    await AuditEvent.insert(AuditEvent(
-        id=new_id(), org_id=scope.org_id, actor_id=scope.principal.user_id, action="sync.record_rejected",
-        entity=spec.name, entity_id=mutation.id, at=utcnow(),
-        detail={"code": error.code, "message": error.message, "field": error.field} if error else {},
-    ))
+    await audit(scope, "sync.record_rejected", spec.name, mutation.id,
+                {"code": error.code, "message": error.message, "field": error.field} if error else {})
 
