@@ -15,6 +15,7 @@ import click
 import server.db  # noqa: F401
 from server.config import load_settings
 from server.db.engine import bind, make_engine, start, stop
+from server.geo.gis.cli import gis
 
 
 def run_db(fn):
@@ -234,6 +235,9 @@ def contract_check(out_dir: str) -> None:
         raise click.ClickException("stale contract files: " + ", ".join(stale)
                                    + "; run `fieldsales contract write`")
     click.echo("contract is current")
+
+
+main.add_command(gis)
 
 
 async def _domain(coro):

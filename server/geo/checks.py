@@ -11,9 +11,10 @@ from piccolo.querystring import QueryString
 from server.access.scope import Scope
 from server.common.errors import Forbidden
 from server.db.engine import read_values
+from server.db.ids import as_uuid
 from server.geo.cells import resolution_of
 from server.geo.coverage import holes, overlap, size_at
-from server.geo.placement import CellIndex, _uuid
+from server.geo.placement import CellIndex
 from server.geo.schemas import Checks, Hole, Outside, Overlap
 from server.geo.tables import Territory
 
@@ -62,5 +63,5 @@ async def run_checks(scope: Scope, layer: str | None = None) -> Checks:
             hole = CellIndex([(uuid.UUID(int=0), inside)])
             found_holes.append(Hole(name, outline, len(inside),
                                     sum(1 for c in account_cells if hole.covering(c))))
-    outside = [_uuid(r[0]) for r in await read_values(QueryString(OUTSIDE_SQL, scope.org_id))]
+    outside = [as_uuid(r[0]) for r in await read_values(QueryString(OUTSIDE_SQL, scope.org_id))]
     return Checks(found_overlaps, found_holes, Outside(len(outside), outside[:SAMPLE]))

@@ -11,7 +11,7 @@ from typing import Any
 
 import h3
 
-from server.geo.cells import MAX_CELLS, cell_set, resolution_of, uncompact
+from server.geo.cells import MAX_CELLS, cell_set, compact, resolution_of, uncompact
 
 
 def _ancestor_in(cell: str, members: set[str], resolutions: list[int]) -> bool:
@@ -59,3 +59,25 @@ def holes(cells: Iterable[str], *, max_cells: int | None = MAX_CELLS) -> list[tu
             out.append(({"type": "Polygon", "coordinates": [coords]}, inside))
     out.sort(key=lambda h: h[1][0])
     return out
+
+
+def difference(a: Iterable[str], b: Iterable[str]) -> list[str]:
+    """The cells of ``a`` outside ``b``, compacted: a cell partly covered by ``b`` is split along b's edge."""
+    first, second = cell_set(a), cell_set(b)
+    if not second:
+        return compact(first)
+    res_b = sorted({resolution_of(c) for c in second})
+    finest_b = res_b[-1]
+    # Ancestors of b's cells: a cell of ``a`` among them holds part of b and must be split.
+    partly = {h3.cell_to_parent(c, r) for c in second for r in range(resolution_of(c))}
+    out: list[str] = []
+    todo = list(first)
+    while todo:
+        cell = todo.pop()
+        if _ancestor_in(cell, second, res_b):
+            continue
+        if cell in partly and resolution_of(cell) < finest_b:
+            todo.extend(h3.cell_to_children(cell, resolution_of(cell) + 1))
+        else:
+            out.append(cell)
+    return compact(out)

@@ -16,29 +16,30 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from datetime import datetime
+from typing import Any, NamedTuple
 
+import h3
 import msgspec
-from piccolo.querystring import QueryString
 
-from server.accounts.tables import Account
 from server.common.time import utcnow
+from server.db import direct
 from server.db.bulk import insert_rows
 from server.db.clock import next_version
-from server.db.engine import read_values
-from server.db.ids import new_id
-from server.geo.cells import cell_to_parent, is_valid_cell, resolution_of
-from server.geo.tables import TerritoryAccount
-from server.sync.changes import Holders, _carry_account_rows, log_moves, poke
+from server.db.ids import new_id_text
+from server.geo.cells import is_valid_cell, resolution_of
+from server.sync.changes import carry_account_rows, log_moves, poke
 
-#: Ids per ``IN (...)`` list: SQLite allows 32,766 parameters per statement.
-CHUNK = 5_000
+LIVE_TERRITORIES_SQL = ("SELECT CAST(id AS TEXT), cells, layer, effective_from FROM territories WHERE org_id = ? "
+                        "AND deleted_at IS NULL AND effective_to IS NULL")
+OWNERS_SQL = ("SELECT CAST(territory_id AS TEXT), CAST(user_id AS TEXT) FROM territory_owners "
+              "WHERE org_id = ? AND valid_to IS NULL")
+ACCOUNTS_SQL = ("SELECT CAST(id AS TEXT), h3_cell, CAST(owner_id AS TEXT) FROM accounts "
+                "WHERE org_id = ? AND deleted_at IS NULL")
+OPEN_SQL = ("SELECT CAST(id AS TEXT), CAST(account_id AS TEXT), CAST(territory_id AS TEXT) FROM territory_accounts "
+            "WHERE org_id = ? AND valid_to IS NULL")
 
-LIVE_TERRITORIES_SQL = ("SELECT id, cells, layer FROM territories WHERE org_id = {} AND deleted_at IS NULL "
-                        "AND effective_to IS NULL AND effective_from <= {}")
-OWNERS_SQL = "SELECT territory_id, user_id FROM territory_owners WHERE org_id = {} AND valid_to IS NULL"
-ACCOUNTS_SQL = "SELECT id, h3_cell, owner_id FROM accounts WHERE org_id = {} AND deleted_at IS NULL"
-OPEN_SQL = "SELECT id, account_id, territory_id FROM territory_accounts WHERE org_id = {} AND valid_to IS NULL"
+Held = frozenset[str]
 
 
 class Placed(NamedTuple):
@@ -51,45 +52,49 @@ class Placed(NamedTuple):
 class CellIndex:
     """Cells of many territories, looked up by any finer cell's ancestors (pure)."""
 
-    def __init__(self, territories: Iterable[tuple[uuid.UUID, Sequence[str]]]) -> None:
-        self.by_cell: dict[str, list[uuid.UUID]] = defaultdict(list)
+    def __init__(self, territories: Iterable[tuple[Any, Sequence[str]]]) -> None:
+        self.by_cell: dict[str, list[Any]] = defaultdict(list)
         for territory_id, cells in territories:
             for cell in cells:
                 if is_valid_cell(cell):
                     self.by_cell[cell].append(territory_id)
         self.resolutions = sorted({resolution_of(c) for c in self.by_cell})
+        self._memo: dict[str, tuple] = {}
 
-    def covering(self, cell: str | None) -> tuple[uuid.UUID, ...]:
+    def covering(self, cell: str | None) -> tuple:
         """Territories whose cells hold ``cell`` (a point cell), sorted; () for none or no cell."""
-        if not cell or not is_valid_cell(cell):
+        if not cell:
             return ()
-        res = resolution_of(cell)
-        found: set[uuid.UUID] = set()
+        found = self._memo.get(cell)
+        if found is None:
+            found = self._memo[cell] = self._covering(cell) if is_valid_cell(cell) else ()
+        return found
+
+    def _covering(self, cell: str) -> tuple:
+        res = h3.get_resolution(cell)
+        found: set = set()
         for r in self.resolutions:
             if r > res:
                 break
-            found.update(self.by_cell.get(cell_to_parent(cell, r), ()))
+            found.update(self.by_cell.get(h3.cell_to_parent(cell, r) if r < res else cell, ()))
         return tuple(sorted(found))
 
 
-def _uuid(value) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+def _decode(cells: Any) -> list[str]:
+    return list((msgspec.json.decode(cells) if isinstance(cells, (str, bytes)) else cells) or ())
 
 
-async def live_territories(org_id: uuid.UUID) -> list[tuple[uuid.UUID, list[str], str]]:
-    rows = await read_values(QueryString(LIVE_TERRITORIES_SQL, org_id, utcnow()))
-    out = []
-    for tid, cells, layer in rows:
-        decoded = msgspec.json.decode(cells) if isinstance(cells, (str, bytes)) else cells
-        out.append((_uuid(tid), list(decoded or ()), layer))
-    return out
+def _time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
 
 
-async def current_owners(org_id: uuid.UUID) -> dict[uuid.UUID, set[uuid.UUID]]:
-    owners: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    for tid, uid in await read_values(QueryString(OWNERS_SQL, org_id)):
-        owners[_uuid(tid)].add(_uuid(uid))
-    return owners
+async def live_territories(org_id: uuid.UUID) -> list[tuple[str, list[str], str]]:
+    """(id, cells, layer) of the territories in force now (an effective date still ahead is not)."""
+    now = utcnow()
+    return [(tid, _decode(cells), layer) for tid, cells, layer, start in
+            await direct.fetch(LIVE_TERRITORIES_SQL, [org_id]) if _time(start) <= now]
 
 
 async def place_accounts(org_id: uuid.UUID, account_ids: Sequence[uuid.UUID] | None = None) -> Placed:
@@ -98,26 +103,25 @@ async def place_accounts(org_id: uuid.UUID, account_ids: Sequence[uuid.UUID] | N
     Call inside ``unit_of_work()`` after territories or account locations change.
     """
     index = CellIndex((tid, cells) for tid, cells, _ in await live_territories(org_id))
-    owners = await current_owners(org_id)
-    wanted_ids = None if account_ids is None else {a for a in account_ids}
-    accounts = {}
-    for aid, cell, owner in await read_values(QueryString(ACCOUNTS_SQL, org_id)):
-        aid = _uuid(aid)
-        if wanted_ids is None or aid in wanted_ids:
-            accounts[aid] = (cell, _uuid(owner) if owner else None)
-    current: dict[uuid.UUID, dict[uuid.UUID, uuid.UUID]] = defaultdict(dict)
-    for row_id, aid, tid in await read_values(QueryString(OPEN_SQL, org_id)):
-        aid = _uuid(aid)
-        if wanted_ids is None or aid in wanted_ids:
-            current[aid][_uuid(tid)] = _uuid(row_id)
+    owners: dict[str, set[str]] = defaultdict(set)
+    for tid, uid in await direct.fetch(OWNERS_SQL, [org_id]):
+        owners[tid].add(uid)
+    wanted = None if account_ids is None else {str(a) for a in account_ids}
+    accounts = {aid: (cell, owner) for aid, cell, owner in await direct.fetch(ACCOUNTS_SQL, [org_id])
+                if wanted is None or aid in wanted}
+    current: dict[str, dict[str, str]] = defaultdict(dict)
+    for row_id, aid, tid in await direct.fetch(OPEN_SQL, [org_id]):
+        if wanted is None or aid in wanted:
+            current[aid][tid] = row_id
     # Tombstoned accounts keep no placement.
     to_close = [row for aid, placed in current.items() if aid not in accounts for row in placed.values()]
-    to_open: list[tuple[uuid.UUID, uuid.UUID]] = []
-    changed: dict[uuid.UUID, tuple[Holders, Holders]] = {}
+    to_open: list[tuple[str, str]] = []
+    changed: dict[str, tuple[Held, Held]] = {}
+    empty: dict[str, str] = {}
     for aid, (cell, owner) in accounts.items():
-        was = current.get(aid, {})
+        was = current.get(aid, empty)
         now = index.covering(cell)
-        if set(now) == set(was):
+        if len(now) == len(was) and all(t in was for t in now):
             continue
         to_close += [row for tid, row in was.items() if tid not in now]
         to_open += [(aid, tid) for tid in now if tid not in was]
@@ -131,32 +135,36 @@ async def place_accounts(org_id: uuid.UUID, account_ids: Sequence[uuid.UUID] | N
     return Placed(len(to_open), len(to_close), len(changed), version)
 
 
-async def _write(org_id: uuid.UUID, to_close: list[uuid.UUID], to_open: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
-    now = utcnow()
-    for i in range(0, len(to_close), CHUNK):
-        await TerritoryAccount.update({TerritoryAccount.valid_to: now}).where(
-            TerritoryAccount.id.is_in(to_close[i:i + CHUNK])
-        )
+async def _write(org_id: uuid.UUID, to_close: list[str], to_open: list[tuple[str, str]]) -> None:
+    now, org = utcnow(), str(org_id)
+    for chunk in direct.chunks(to_close):
+        await direct.execute(f"UPDATE territory_accounts SET valid_to = ? WHERE id IN ({direct.marks(len(chunk))})",
+                             [now, *chunk])
     await insert_rows("territory_accounts", ("id", "org_id", "territory_id", "account_id", "valid_from", "valid_to"),
-                      [(new_id(), org_id, tid, aid, now, None) for aid, tid in to_open])
+                      [(new_id_text(), org, tid, aid, now, None) for aid, tid in to_open])
 
 
-async def _announce(org_id: uuid.UUID, changed: dict[uuid.UUID, tuple[Holders, Holders]]) -> int:
-    """One version for every account whose holders changed; moves for those who lost them."""
+async def _announce(org_id: uuid.UUID, changed: dict[str, tuple[Held, Held]]) -> int:
+    """One version for every account whose holders changed; moves for those who lost some.
+
+    Accounts that only gained holders need no move record: the new version
+    brings them (and the rows hanging off them) to the new holders' phones.
+    """
     version = await next_version(org_id)
     ids = sorted(changed)
-    for i in range(0, len(ids), CHUNK):
-        await Account.update({Account.version: version}).where(
-            (Account.org_id == org_id) & Account.id.is_in(ids[i:i + CHUNK])
-        )
-    by_old: dict[Holders, list[uuid.UUID]] = defaultdict(list)
+    for chunk in direct.chunks(ids):
+        await direct.execute(f"UPDATE accounts SET version = ? WHERE org_id = ? AND id IN ({direct.marks(len(chunk))})",
+                             [version, org_id, *chunk])
+    gained_only: list[str] = []
+    lost: dict[Held, list[str]] = defaultdict(list)
     for aid in ids:
-        old, _ = changed[aid]
-        by_old[old].append(aid)
-    for old, group in sorted(by_old.items(), key=lambda kv: sorted(map(str, kv[0]))):
-        for i in range(0, len(group), CHUNK):
-            chunk = group[i:i + CHUNK]
-            await log_moves(org_id, "accounts", chunk, old, version)
-            await _carry_account_rows(org_id, chunk, old, version)
-    poke(org_id, frozenset().union(*(o | n for o, n in changed.values())), version)
+        old, new = changed[aid]
+        (lost[old] if old - new else gained_only).append(aid)
+    await carry_account_rows(org_id, gained_only, None, version)
+    for old, group in sorted(lost.items(), key=lambda kv: sorted(kv[0])):
+        held = frozenset(uuid.UUID(u) for u in old)
+        await log_moves(org_id, "accounts", group, held, version)
+        await carry_account_rows(org_id, group, held, version)
+    everyone = frozenset(uuid.UUID(u) for u in frozenset().union(*(o | n for o, n in changed.values())))
+    poke(org_id, everyone, version)
     return version

@@ -151,7 +151,8 @@ async def owners_of(territory_id: uuid.UUID) -> set[uuid.UUID]:
     return {r["user_id"] for r in rows}
 
 
-async def create_territory(scope: Scope, data: TerritoryIn, *, overlap_check: bool = True) -> dict:
+async def create_territory(scope: Scope, data: TerritoryIn, *, overlap_check: bool = True,
+                           place: bool = True) -> dict:
     fields = msgspec.structs.asdict(data)
     await check_may_edit(scope, data.region_id, set(data.owner_ids))
     await _check_refs(scope, fields)
@@ -165,7 +166,8 @@ async def create_territory(scope: Scope, data: TerritoryIn, *, overlap_check: bo
     row = await insert_record(Territory, scope.org_id, values)
     if data.owner_ids:
         await reassign_territory(scope, row["id"], list(data.owner_ids))
-    await place_accounts(scope.org_id)
+    if place:
+        await place_accounts(scope.org_id)
     await audit(scope, "territory.created", "territories", row["id"],
                 {"name": data.name, "layer": data.layer, "cells": len(cells), "owners": [str(u) for u in data.owner_ids]})
     return await get_territory(scope, row["id"], admin=True)
@@ -185,7 +187,8 @@ async def _editable(scope: Scope, territory_id: uuid.UUID) -> dict:
 
 
 async def update_territory(scope: Scope, territory_id: uuid.UUID, patch: TerritoryPatch,
-                           expected_version: int | None = None, *, overlap_check: bool = True) -> dict:
+                           expected_version: int | None = None, *, overlap_check: bool = True,
+                           place: bool = True) -> dict:
     row = await _editable(scope, territory_id)
     fields = {f: getattr(patch, f) for f in patch.__struct_fields__ if getattr(patch, f) is not UNSET}
     owners_now = await owners_of(territory_id)
@@ -210,7 +213,7 @@ async def update_territory(scope: Scope, territory_id: uuid.UUID, patch: Territo
     updated = await update_record(Territory, row, changes, expected_version)
     if "owner_ids" in fields and new_owners != owners_now:
         await reassign_territory(scope, territory_id, sorted(new_owners))
-    if "cells" in changes:
+    if "cells" in changes and place:
         await place_accounts(scope.org_id)
     if changes or "owner_ids" in fields:
         await audit(scope, "territory.updated", "territories", territory_id,
@@ -218,7 +221,7 @@ async def update_territory(scope: Scope, territory_id: uuid.UUID, patch: Territo
     return await get_territory(scope, updated["id"], admin=True)
 
 
-async def delete_territory(scope: Scope, territory_id: uuid.UUID) -> None:
+async def delete_territory(scope: Scope, territory_id: uuid.UUID, *, place: bool = True) -> None:
     """Tombstone it: its owners' phones drop it and its accounts, which fall to other territories or none."""
     row = await _editable(scope, territory_id)
     owners = await owners_of(territory_id)
@@ -229,7 +232,8 @@ async def delete_territory(scope: Scope, territory_id: uuid.UUID) -> None:
     await territory_reassigned(scope.org_id, territory_id, frozenset(owners), frozenset())
     fresh = await Territory.select().where(Territory.id == territory_id).first()
     await tombstone(Territory, fresh)
-    await place_accounts(scope.org_id)
+    if place:
+        await place_accounts(scope.org_id)
     await audit(scope, "territory.deleted", "territories", territory_id, {"name": row["name"]})
 
 

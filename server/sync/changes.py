@@ -23,6 +23,8 @@ from datetime import timedelta
 from server.access.scope import TIMELINE_DAYS
 from server.accounts.tables import Account
 from server.common.time import utcnow
+from server.db import direct
+from server.db.bulk import insert_rows
 from server.db.clock import next_version
 from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner
 from server.pipeline.tables import Lead
@@ -123,7 +125,7 @@ async def written(tablename: str, before: dict | None, after: dict) -> None:
         await SyncMove.insert(SyncMove(org_id=org_id, version=version, table_name=tablename,
                                        row_id=after["id"], holders=_encode_holders(old)))
         if tablename == "accounts":
-            await _carry_account_rows(org_id, [after["id"]], old or frozenset(), version)
+            await carry_account_rows(org_id, [after["id"]], old or frozenset(), version)
     poke(org_id, None if new is None or (moved and old is None) else (new | (old or frozenset())), version)
 
 
@@ -134,9 +136,13 @@ def poke_rows(org_id: uuid.UUID, held: list[Holders | None], version: int) -> No
         poke(org_id, union, version)
 
 
-async def _carry_account_rows(org_id: uuid.UUID, account_ids: list[uuid.UUID], old: Holders,
-                              version: int) -> None:
-    """Rows hanging off moved accounts follow them: a new version, and a move record."""
+async def carry_account_rows(org_id: uuid.UUID, account_ids: list, old: Holders | None,
+                             version: int) -> None:
+    """Rows hanging off moved accounts follow them: a new version, and a move record naming ``old``.
+
+    ``old=None``: the accounts only gained holders, so nobody needs to hear that a
+    row left; the new version alone brings the rows to the new holders.
+    """
     from server.sync.registry import TABLES
 
     if not account_ids:
@@ -145,22 +151,24 @@ async def _carry_account_rows(org_id: uuid.UUID, account_ids: list[uuid.UUID], o
     for spec in TABLES:
         if spec.account_column is None:
             continue
-        table = spec.table
-        where = (table.org_id == org_id) & table._meta.get_column_by_name(spec.account_column).is_in(account_ids)
-        if spec.name == "activities":
-            where = where & (table.occurred_at >= recent)  # type: ignore[attr-defined]
-        moved = await table.update({table.version: version}).where(where).returning(table.id)  # type: ignore[attr-defined]
-        await log_moves(org_id, spec.name, [r["id"] for r in moved], old, version)
+        recent_only = " AND occurred_at >= ?" if spec.name == "activities" else ""
+        for chunk in direct.chunks(account_ids):
+            rows = await direct.fetch(
+                f'UPDATE "{spec.name}" SET version = ? WHERE org_id = ? AND "{spec.account_column}" '
+                f"IN ({direct.marks(len(chunk))}){recent_only} RETURNING CAST(id AS TEXT)",
+                [version, org_id, *chunk, *([recent] if recent_only else [])])
+            if old is not None:
+                await log_moves(org_id, spec.name, [r[0] for r in rows], old, version)
 
 
-async def log_moves(org_id: uuid.UUID, tablename: str, row_ids: list[uuid.UUID], old: Holders | None,
-                     version: int) -> None:
+async def log_moves(org_id: uuid.UUID, tablename: str, row_ids: list, old: Holders | None,
+                    version: int) -> None:
+    """One ``sync_moves`` row per row id (UUIDs or their text), written in one driver call."""
     if row_ids:
-        text = _encode_holders(old)
-        await SyncMove.insert(*[
-            SyncMove(org_id=org_id, version=version, table_name=tablename, row_id=i, holders=text)
-            for i in row_ids
-        ])
+        text, now = _encode_holders(old), utcnow()
+        await insert_rows("sync_moves", ("org_id", "version", "table_name", "row_id", "holders", "created_at"),
+                          [(org_id, version, tablename, r if isinstance(r, uuid.UUID) else uuid.UUID(r), text, now)
+                           for r in row_ids])
 
 
 async def territory_reassigned(org_id: uuid.UUID, territory_id: uuid.UUID, old_owners: Holders,
@@ -187,7 +195,7 @@ async def territory_reassigned(org_id: uuid.UUID, territory_id: uuid.UUID, old_o
             (Account.org_id == org_id) & Account.id.is_in(account_ids)
         )
         await log_moves(org_id, "accounts", account_ids, old_owners, version)
-        await _carry_account_rows(org_id, account_ids, old_owners, version)
+        await carry_account_rows(org_id, account_ids, old_owners, version)
     leads = await Lead.update({Lead.version: version}).where(
         (Lead.org_id == org_id) & (Lead.territory_id == territory_id) & Lead.owner_id.is_null()
     ).returning(Lead.id)
