@@ -25,6 +25,7 @@ from server.routes import (
     sync,
     sync_events,
     territories,
+    territory_maps,
     users,
     watermelon,
     work,
@@ -60,6 +61,7 @@ ROUTES = [
     sync.SyncController,
     watermelon.WatermelonController,
     territories.TerritoryController,
+    territory_maps.TerritoryMapController,
     sync_events.sync_events,
 ]
 

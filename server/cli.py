@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
-import uuid
 
 import click
 
@@ -153,28 +152,23 @@ async def create_user(settings, org: str, email: str, role: str, full_name: str,
                       manager_email: str | None, password: str | None) -> None:
     """Create a user in an organisation."""
     from server.db.tx import unit_of_work
-    from server.orgs.tables import Organisation
+    from server.orgs.service import find_org
     from server.users.service import create_user as create
     from server.users.service import get_by_email
 
-    cond = Organisation.slug == org
-    try:
-        cond = cond | (Organisation.id == uuid.UUID(org))
-    except ValueError:
-        pass
-    found = await Organisation.select(Organisation.id).where(cond).first()
+    found = await find_org(org)
     if not found:
         raise click.ClickException(f"no organisation {org!r}")
     manager_id = None
     if manager_email:
         manager = await get_by_email(manager_email)
-        if not manager or manager["org_id"] != found["id"]:
+        if not manager or manager["org_id"] != found[0]:
             raise click.ClickException(f"no user {manager_email} in {org}")
         manager_id = manager["id"]
     if password is None:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     async with unit_of_work():
-        user_id = await _domain(create(found["id"], email=email, password=password,
+        user_id = await _domain(create(found[0], email=email, password=password,
                                        full_name=full_name, role=role, manager_id=manager_id,
                                        password_time_cost=settings.password_time_cost))
     click.echo(str(user_id))
@@ -240,6 +234,28 @@ def contract_check(out_dir: str) -> None:
 main.add_command(gis)
 
 
+@main.group()
+def territories() -> None:
+    """Territory upkeep: re-place accounts, rebuild the offline map figures."""
+
+
+@territories.command("place")
+@click.option("--org", "org", required=True, help="organisation slug or id")
+@run_db
+async def territories_place(settings, org: str) -> None:
+    """Re-place the org's accounts in the territories in force now (after an effective date passes)."""
+    from server.db.tx import unit_of_work
+    from server.geo.placement import place_accounts
+    from server.orgs.service import find_org
+
+    found = await find_org(org)
+    if not found:
+        raise click.ClickException(f"no organisation {org!r}")
+    async with unit_of_work():
+        placed = await place_accounts(found[0])
+    click.echo(f"{placed.opened} placements opened, {placed.closed} closed, {placed.moved_accounts} accounts moved")
+
+
 async def _domain(coro):
     from server.common.errors import DomainError
 
@@ -248,6 +264,10 @@ async def _domain(coro):
     except DomainError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
 
+
+from server.geo.map_cli import refresh_map_figures
+
+territories.add_command(refresh_map_figures)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -54,5 +54,12 @@ async def create_org(
     return org_id
 
 
-async def get_org_by_slug(slug: str) -> Organisation | None:
-    return await Organisation.objects().where(Organisation.slug == slug).first()
+async def find_org(slug_or_id: str) -> tuple[uuid.UUID, str] | None:
+    """(id, slug) of the organisation named by its slug or its id, as a command line gives it."""
+    cond = Organisation.slug == slug_or_id
+    try:
+        cond = cond | (Organisation.id == uuid.UUID(slug_or_id))
+    except ValueError:
+        pass
+    row = await Organisation.select(Organisation.id, Organisation.slug).where(cond).first()
+    return (row["id"], row["slug"]) if row else None

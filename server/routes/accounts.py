@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from server.access.scope import Scope
-from server.accounts import service
+from server.accounts import nearby, service
 from server.accounts.schemas import (
     AccountIn,
     AccountOut,
@@ -53,6 +53,24 @@ class AccountController(Controller):
         async with unit_of_work():
             row = await service.create_account(access, data)
         return Response(account_out(row), status_code=201, headers=etag(row["version"]))
+
+    @get("/nearby", operation_id="accounts_nearby")
+    async def nearby_accounts(
+        self,
+        access: NamedDependency[Scope],
+        lat: FromQuery[float | None] = None,
+        lng: FromQuery[float | None] = None,
+        radius_m: FromQuery[float] = nearby.DEFAULT_RADIUS_M,
+        not_visited_days: FromQuery[int | None] = None,
+        status: FromQuery[AccountStatus | None] = None,
+        limit: FromQuery[int | None] = None,
+    ) -> nearby.NearbyAccounts:
+        """Accounts in scope within `radius_m` metres (default 2,000, at most 50,000) of `lat`/`lng`,
+        nearest first, with `distance_m` and `last_visit_at`; `not_visited_days=30` keeps those
+        without a visit in the last 30 days."""
+        q = nearby.NearbyQuery(lat=lat, lng=lng, radius_m=radius_m, not_visited_days=not_visited_days,
+                               status=status, limit=limit)
+        return nearby.NearbyAccounts(items=await nearby.nearby_accounts(access, q))
 
     @get("/{account_id:uuid}", operation_id="accounts_get")
     async def get_account(self, account_id: FromPath[uuid.UUID], access: NamedDependency[Scope]) -> Response[AccountOut]:

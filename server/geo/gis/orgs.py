@@ -9,6 +9,7 @@ from server.access.principal import Principal
 from server.access.scope import Scope
 from server.db.ids import new_id
 from server.geo.gis.connection import GisError
+from server.orgs.service import find_org as find_org_row
 from server.orgs.tables import Organisation
 from server.users.tables import User
 
@@ -20,15 +21,10 @@ class Org:
 
 
 async def find_org(slug_or_id: str) -> Org:
-    cond = Organisation.slug == slug_or_id
-    try:
-        cond = cond | (Organisation.id == uuid.UUID(slug_or_id))
-    except ValueError:
-        pass
-    row = await Organisation.select(Organisation.id, Organisation.slug).where(cond).first()
-    if row is None:
+    found = await find_org_row(slug_or_id)
+    if found is None:
         raise GisError(f"no organisation {slug_or_id!r}")
-    return Org(row["id"], row["slug"])
+    return Org(*found)
 
 
 async def all_orgs() -> list[Org]:
