@@ -42,7 +42,7 @@ from server.routes.security import (
 )
 from server.sync.broker import channels_plugin
 
-API_VERSION = "1.1.0"
+API_VERSION = "1.2.0"
 
 ROUTES = [
     health.live,
@@ -61,6 +61,7 @@ ROUTES = [
     sync.SyncController,
     watermelon.WatermelonController,
     territories.TerritoryController,
+    territories.TerritoryPlanController,
     territory_maps.TerritoryMapController,
     sync_events.sync_events,
 ]

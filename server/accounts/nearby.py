@@ -40,8 +40,9 @@ from piccolo.querystring import QueryString
 
 from server.access.scope import Scope
 from server.common.errors import Invalid
-from server.common.time import utcnow
+from server.common.time import as_datetime, utcnow
 from server.db.engine import read_values
+from server.db.ids import as_uuid
 from server.geo.cells import (
     POINT_RESOLUTION,
     cell_area_km2,
@@ -175,13 +176,7 @@ def _candidates(scope: Scope, exact: list[str], ranges: list[tuple[str, str]]) -
 
 
 def _uuid(value) -> uuid.UUID | None:
-    return value if value is None or isinstance(value, uuid.UUID) else uuid.UUID(value)
-
-
-def _time(value) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
+    return None if value is None else as_uuid(value)
 
 
 async def nearby_accounts(scope: Scope, q: NearbyQuery) -> list[NearbyAccount]:
@@ -209,7 +204,7 @@ async def nearby_accounts(scope: Scope, q: NearbyQuery) -> list[NearbyAccount]:
     if page:
         ids = [r[0] for _, _, r in page]
         sql = LAST_VISITS_SQL.format(_marks(ids))
-        visits = {str(a): _time(t) for a, t in await read_values(QueryString(sql, *ids))}
+        visits = {str(a): as_datetime(t) for a, t in await read_values(QueryString(sql, *ids))}
     return [NearbyAccount(id=_uuid(r[0]), name=r[1], status=r[2], owner_id=_uuid(r[3]), lat=r[4], lng=r[5],
                           h3_cell=r[6], address_line=r[7], city=r[8], distance_m=round(metres, 1),
                           last_visit_at=visits.get(key))

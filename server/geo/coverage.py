@@ -6,10 +6,12 @@ of one equals or lies inside a cell of the other, whatever their resolutions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import h3
+from shapely.geometry import MultiPoint
 
 from server.geo.cells import MAX_CELLS, cell_set, compact, resolution_of, uncompact
 
@@ -81,3 +83,30 @@ def difference(a: Iterable[str], b: Iterable[str]) -> list[str]:
         else:
             out.append(cell)
     return compact(out)
+
+
+def hull_cells(points: Sequence[tuple[float, float]], *, max_cells: int = 15_000,
+               finest: int = 8, coarsest: int = 4) -> list[str]:
+    """Cells covering the convex hull of ``(lat, lng)`` points and one ring around it.
+
+    At the finest resolution (``coarsest``..``finest``) that keeps the cover
+    within ``max_cells``: the land a plan "of all accounts" divides, holes
+    between accounts included, so territories are drawn on a full grid.
+    Every point's own cell is in the cover.
+    """
+    if not points:
+        return []
+    lats = [p[0] for p in points]
+    hull = MultiPoint([(lng, lat) for lat, lng in points]).convex_hull
+    area_km2 = hull.area * (111.32 ** 2) * math.cos(math.radians(sum(lats) / len(lats)))
+    res = coarsest
+    for r in range(finest, coarsest - 1, -1):
+        if area_km2 / h3.average_hexagon_area(r, unit="km^2") + 6 * len(points) <= max_cells:
+            res = r
+            break
+    cells = {h3.latlng_to_cell(lat, lng, res) for lat, lng in points}
+    if hull.geom_type == "Polygon":
+        ring = [(lat, lng) for lng, lat in hull.exterior.coords[:-1]]
+        cells.update(h3.h3shape_to_cells(h3.LatLngPoly(ring), res))
+    cells.update(n for c in list(cells) for n in h3.grid_disk(c, 1))
+    return sorted(cells)

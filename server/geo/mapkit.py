@@ -51,7 +51,7 @@ from server.common.errors import NotFound
 from server.common.schemas import money
 from server.common.time import utcnow
 from server.db.engine import read_values
-from server.db.ids import new_id
+from server.db.ids import as_uuid, new_id
 from server.db.tx import unit_of_work
 from server.geo.cells import POINT_RESOLUTION
 from server.geo.outlines import cells_to_geojson
@@ -129,10 +129,6 @@ class Missing(NamedTuple):
 _encode = msgspec.json.encode
 
 
-def _uuid(value: Any) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
 def _json(value: Any) -> Any:
     """A JSON column as the driver hands it back: stored text, or already decoded."""
     return msgspec.json.decode(value) if isinstance(value, (str, bytes)) else value
@@ -176,7 +172,7 @@ def _scoped(scope: Scope) -> QueryString:
 def geometry_etag(territory_id: Any, geometry_version: int, name: str, layer: str, resolution: int) -> str:
     """Strong ETag of one territory's geometry part: its id and geometry version, and a hash of
     the other fields the part carries. Cheap: no cell is read."""
-    return f"g-{_uuid(territory_id).hex}-{geometry_version}-{_digest(name, layer, resolution)[:8]}"
+    return f"g-{as_uuid(territory_id).hex}-{geometry_version}-{_digest(name, layer, resolution)[:8]}"
 
 
 def build_geometry(territory_id: Any, geometry_version: int, name: str, layer: str, resolution: int,
@@ -184,7 +180,7 @@ def build_geometry(territory_id: Any, geometry_version: int, name: str, layer: s
     """The geometry part's JSON (pure apart from the cache)."""
     cells = list(_json(cells) or [])
     return _encode(TerritoryMapOut(
-        id=_uuid(territory_id), name=name, layer=layer, geometry_version=geometry_version,
+        id=as_uuid(territory_id), name=name, layer=layer, geometry_version=geometry_version,
         resolution=resolution, cells=cells,
         outline=cells_to_geojson(cells, precision=OUTLINE_PRECISION)))
 
@@ -208,12 +204,12 @@ async def _geometry_bodies(org_id: uuid.UUID, metas: Sequence[tuple]) -> list[by
     bodies = [_cached(e) for e in etags]
     todo = [m for m, b in zip(metas, bodies, strict=True) if b is None]
     if todo:
-        ids = [_uuid(m[0]) for m in todo]
+        ids = [as_uuid(m[0]) for m in todo]
         sql = CELLS_SQL.format("{}", ", ".join("{}" for _ in ids))
-        cells = {_uuid(i): c for i, c in await read_values(QueryString(sql, org_id, *ids))}
+        cells = {as_uuid(i): c for i, c in await read_values(QueryString(sql, org_id, *ids))}
         for i, (meta, body) in enumerate(zip(metas, bodies, strict=True)):
             if body is None:
-                bodies[i] = build_geometry(*meta, cells.get(_uuid(meta[0]), "[]"))
+                bodies[i] = build_geometry(*meta, cells.get(as_uuid(meta[0]), "[]"))
                 _remember(etags[i], bodies[i])
     return bodies  # type: ignore[return-value]
 
@@ -266,7 +262,7 @@ def _in(ids: Sequence[Any]) -> str:
 
 async def _figure_bodies(org_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, bytes]:
     sql = FIGURES_BODIES_SQL.format("{}", _in(ids))
-    return {_uuid(t): _text(b).encode() for t, b in await read_values(QueryString(sql, org_id, *ids))}
+    return {as_uuid(t): _text(b).encode() for t, b in await read_values(QueryString(sql, org_id, *ids))}
 
 
 async def territory_figures(scope: Scope, territory_id: uuid.UUID,
@@ -288,11 +284,11 @@ async def territory_figures(scope: Scope, territory_id: uuid.UUID,
 
 async def all_figures(scope: Scope, known: Collection[str] = ()) -> Part | Missing:
     """The figures of every territory the caller sees and in effect now, under one ETag."""
-    ids = [_uuid(m[0]) for m in await _live_metas(scope)]
+    ids = [as_uuid(m[0]) for m in await _live_metas(scope)]
     etags: dict[uuid.UUID, str] = {}
     if ids:
         sql = FIGURES_ETAGS_SQL.format("{}", _in(ids))
-        etags = {_uuid(t): e for t, e in await read_values(QueryString(sql, scope.org_id, *ids))}
+        etags = {as_uuid(t): e for t, e in await read_values(QueryString(sql, scope.org_id, *ids))}
     missing = [i for i in ids if not etags.get(i)]
     if missing:
         return Missing(missing)
@@ -374,21 +370,21 @@ async def compute_figures(org_id: uuid.UUID, territory_ids: Sequence[uuid.UUID] 
     tz_rows = await read_values(QueryString(ORG_TZ_SQL, org_id), short=True)
     month, start, end = month_window(now, tz_rows[0][0] if tz_rows else "UTC")
     if territory_ids is None:
-        ids = [_uuid(r[0]) for r in await read_values(QueryString(ORG_LIVE_SQL, org_id, now, now))]
+        ids = [as_uuid(r[0]) for r in await read_values(QueryString(ORG_LIVE_SQL, org_id, now, now))]
         only, only_args = "", []
     else:
-        ids = [_uuid(t) for t in territory_ids]
+        ids = [as_uuid(t) for t in territory_ids]
         only, only_args = f" AND ta.territory_id IN ({_in(ids)})", ids
     if not ids:
         return {}
     placed: dict[uuid.UUID, list[tuple]] = defaultdict(list)
     for t, cell, count, potential in await read_values(
             QueryString(PLACED_SQL.replace("{only}", only), org_id, *only_args)):
-        placed[_uuid(t)].append((cell, count, potential))
+        placed[as_uuid(t)].append((cell, count, potential))
     visits: dict[uuid.UUID, dict[str | None, int]] = defaultdict(dict)
     for t, cell, count in await read_values(
             QueryString(VISITS_SQL.replace("{only}", only), org_id, *only_args, org_id, start, end)):
-        visits[_uuid(t)][cell] = count
+        visits[as_uuid(t)][cell] = count
     return {t: figures_body(t, month, placed.get(t, ()), visits.get(t, {})) for t in ids}
 
 
@@ -421,7 +417,7 @@ async def refresh_figures(org_id: uuid.UUID) -> int:
     Returns the number of rows written.
     """
     bodies = await compute_figures(org_id)
-    existing = {_uuid(t): e for t, e in await read_values(QueryString(EXISTING_SQL, org_id))}
+    existing = {as_uuid(t): e for t, e in await read_values(QueryString(EXISTING_SQL, org_id))}
     changed = {t: b for t, b in bodies.items() if existing.get(t) != figures_etag(b)}
     items = list(changed.items())
     written = 0

@@ -11,8 +11,10 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from server.access.scope import Scope
 from server.db.tx import unit_of_work
+from server.geo import planning
 from server.geo import territories as service
 from server.geo.checks import run_checks
+from server.geo.plan_schemas import ApplyResult, BalanceIn, PlanOut, plan_out
 from server.geo.schemas import (
     Checks,
     TerritoryIn,
@@ -69,3 +71,42 @@ class TerritoryController(Controller):
     async def delete_territory(self, territory_id: FromPath[uuid.UUID], access: NamedDependency[Scope]) -> None:
         async with unit_of_work():
             await service.delete_territory(access, territory_id)
+
+
+SVG = "image/svg+xml"
+
+
+class TerritoryPlanController(Controller):
+    path = "/api/v1/territories"
+    tags = ["territories"]
+
+    @post("/balance", operation_id="territories_balance")
+    async def balance(self, data: JSONBody[BalanceIn], access: NamedDependency[Scope]) -> Response[PlanOut]:
+        """Balance a region into territories and keep the plan as a draft (201); tolerances that cannot be
+        met are reported in the plan (`report.met`, `report.problems`), not refused."""
+        async with unit_of_work():
+            row = await planning.make_plan(access, data)
+        return Response(plan_out(row), status_code=201,
+                        headers={"Location": f"/api/v1/territories/plans/{row['id']}"})
+
+    @get("/plans/{plan_id:uuid}", operation_id="territories_plan_get")
+    async def get_plan(self, plan_id: FromPath[uuid.UUID], access: NamedDependency[Scope]) -> PlanOut:
+        return plan_out(await planning.get_plan(access, plan_id))
+
+    @get("/plans/{plan_id:uuid}/map.svg", operation_id="territories_plan_svg", media_type=SVG)
+    async def plan_svg(self, plan_id: FromPath[uuid.UUID], access: NamedDependency[Scope]) -> Response[str]:
+        """The plan as a map: territories coloured, lumps marked."""
+        svg = await planning.plan_svg(access, plan_id)
+        return Response(svg, media_type=SVG, headers={"Cache-Control": "private, max-age=300"})
+
+    @post("/plans/{plan_id:uuid}/apply", operation_id="territories_plan_apply", status_code=200)
+    async def apply_plan(self, plan_id: FromPath[uuid.UUID], access: NamedDependency[Scope]) -> ApplyResult:
+        """Apply a draft plan (admin, or a manager of its region) in one transaction; 409 `plan_stale` when
+        the layer's territories changed since it was made."""
+        async with unit_of_work():
+            return await planning.apply_plan(access, plan_id)
+
+    @get("/map.svg", operation_id="territories_svg", media_type=SVG)
+    async def current_svg(self, access: NamedDependency[Scope], layer: FromQuery[str] = "primary") -> Response[str]:
+        """The current territories of a layer in the caller's scope as a map."""
+        return Response(await planning.current_svg(access, layer), media_type=SVG)

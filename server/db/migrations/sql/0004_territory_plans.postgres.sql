@@ -1,4 +1,5 @@
--- 0004 (postgres): balancing plans kept for review, and the figures layer of the offline territory maps.
+-- 0004 (postgres): balancing plans kept for review, the figures layer of the offline territory maps,
+-- and placements without foreign keys.
 
 CREATE TABLE "territory_plans" (
     "id" UUID PRIMARY KEY NOT NULL,
@@ -27,5 +28,13 @@ CREATE TABLE "territory_figures" (
     "body" JSON NOT NULL DEFAULT '{}'
 );
 
-CREATE INDEX territory_accounts_org_open ON territory_accounts (org_id, valid_to, account_id);
+-- Placements are derived data (rebuilt from territories and account cells by server.geo.placement) and
+-- written 100,000 at a time: no foreign keys, whose per-row checks lock the parent rows.
+DELETE FROM territory_accounts WHERE territory_id IS NULL OR account_id IS NULL;
+ALTER TABLE territory_accounts
+    DROP CONSTRAINT IF EXISTS territory_accounts_org_id_fkey,
+    DROP CONSTRAINT IF EXISTS territory_accounts_territory_id_fkey,
+    DROP CONSTRAINT IF EXISTS territory_accounts_account_id_fkey,
+    ALTER COLUMN territory_id SET NOT NULL,
+    ALTER COLUMN account_id SET NOT NULL;
 CREATE INDEX territories_org_layer ON territories (org_id, layer);

@@ -1,4 +1,5 @@
--- 0004 (sqlite): balancing plans kept for review, and the figures layer of the offline territory maps.
+-- 0004 (sqlite): balancing plans kept for review, the figures layer of the offline territory maps,
+-- and placements without foreign keys.
 
 CREATE TABLE "territory_plans" (
     "id" UUID PRIMARY KEY NOT NULL,
@@ -27,5 +28,22 @@ CREATE TABLE "territory_figures" (
     "body" TEXT NOT NULL DEFAULT '{}'
 );
 
-CREATE INDEX territory_accounts_org_open ON territory_accounts (org_id, valid_to, account_id);
+-- Placements are derived data (rebuilt from territories and account cells by server.geo.placement) and
+-- written 100,000 at a time: no foreign keys, whose per-row checks (row locks on PostgreSQL) cost more
+-- than the insert. SQLite drops a foreign key only by rebuilding the table.
+CREATE TABLE "territory_accounts_new" (
+    "id" UUID PRIMARY KEY NOT NULL,
+    "org_id" UUID NOT NULL,
+    "territory_id" UUID NOT NULL,
+    "account_id" UUID NOT NULL,
+    "valid_from" TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+    "valid_to" TIMESTAMPTZ DEFAULT null
+);
+INSERT INTO territory_accounts_new (id, org_id, territory_id, account_id, valid_from, valid_to)
+    SELECT id, org_id, territory_id, account_id, valid_from, valid_to FROM territory_accounts
+    WHERE territory_id IS NOT NULL AND account_id IS NOT NULL;
+DROP TABLE territory_accounts;
+ALTER TABLE territory_accounts_new RENAME TO territory_accounts;
+CREATE INDEX territory_accounts_account ON territory_accounts (account_id, valid_to);
+CREATE INDEX territory_accounts_territory ON territory_accounts (territory_id, valid_to);
 CREATE INDEX territories_org_layer ON territories (org_id, layer);
