@@ -15,6 +15,9 @@ owner each) inserted directly, and 100,000 accounts spread over them. Timed:
   (``update_territory`` through the service, as the HTTP route calls it),
   which re-places the org and moves the accounts in that block;
 * a no-op re-placement (nothing changed: the read and diff alone).
+
+"assignment alone" is the lookup itself (territory cells indexed, every
+account's cell resolved to its territories) without reading or writing.
 """
 
 from __future__ import annotations
@@ -29,20 +32,25 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._common import DEFAULT_PG_URL, bound_engine, temp_pg_database, temp_sqlite_url  # noqa: E402
-from server.access.principal import Principal  # noqa: E402
-from server.access.scope import Scope  # noqa: E402
-from server.accounts.tables import Account  # noqa: E402
-from server.db.bulk import insert_rows  # noqa: E402
-from server.db.ids import new_id  # noqa: E402
-from server.db.tx import unit_of_work  # noqa: E402
-from server.geo.cells import compact, latlng_to_cell  # noqa: E402
-from server.geo.placement import place_accounts  # noqa: E402
-from server.geo.schemas import TerritoryPatch  # noqa: E402
-from server.geo.tables import Territory, TerritoryOwner  # noqa: E402
-from server.geo.territories import update_territory  # noqa: E402
-from server.orgs.service import create_org  # noqa: E402
-from server.users.service import create_user  # noqa: E402
+from bench._common import (
+    DEFAULT_PG_URL,
+    bound_engine,
+    temp_pg_database,
+    temp_sqlite_url,
+)
+from server.access.principal import Principal
+from server.access.scope import Scope
+from server.accounts.tables import Account
+from server.db.bulk import insert_rows
+from server.db.ids import new_id
+from server.db.tx import unit_of_work
+from server.geo.cells import compact, latlng_to_cell
+from server.geo.placement import CellIndex, live_territories, place_accounts
+from server.geo.schemas import TerritoryPatch
+from server.geo.tables import Territory, TerritoryOwner
+from server.geo.territories import update_territory
+from server.orgs.service import create_org
+from server.users.service import create_user
 
 LAT0, LNG0, STEP = 32.4, -97.3, 0.12  # blocks of ~13 km
 
@@ -93,6 +101,13 @@ async def run(url: str, args) -> dict:
     async with bound_engine(url):
         org, admin, ids, cells = await setup(args.accounts, args.territories)
         out = {}
+        async with unit_of_work():
+            territories = await live_territories(org)
+        account_cells = [r["h3_cell"] for r in await Account.select(Account.h3_cell).where(Account.org_id == org)]
+        t = time.perf_counter()
+        index = CellIndex((tid, cells) for tid, cells, _ in territories)
+        found = sum(1 for c in account_cells if index.covering(c))
+        out[f"assignment alone ({found:,} in a territory)"] = (time.perf_counter() - t, None)
         t = time.perf_counter()
         async with unit_of_work():
             placed = await place_accounts(org)

@@ -46,8 +46,8 @@ from server.db.ids import as_uuid
 from server.geo.cells import (
     POINT_RESOLUTION,
     cell_area_km2,
-    cell_to_children,
     checked_latlng,
+    child_range,
     compact,
     disk_around,
     distance_km,
@@ -149,8 +149,7 @@ def cover(lat: float, lng: float, radius_km: float) -> tuple[list[str], list[tup
         if resolution_of(cell) == POINT_RESOLUTION:
             exact.append(cell)
         else:
-            children = cell_to_children(cell, POINT_RESOLUTION)
-            ranges.append((children[0], children[-1]))
+            ranges.append(child_range(cell, POINT_RESOLUTION))
     return exact, ranges
 
 

@@ -74,3 +74,18 @@ async def execute_many(sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await cursor.close()
     else:
         await conn.executemany(_pg(sql), rows)
+
+
+def in_lists(column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+    """``column IN (...)`` conditions covering ``values``, with their arguments.
+
+    PostgreSQL gets one ``column = ANY(?)`` with an array (one plan, however
+    many values); SQLite, which has no arrays, an ``IN`` list per chunk.
+    """
+    if not values:
+        return
+    if is_sqlite():
+        for chunk in chunks(values):
+            yield f"{column} IN ({marks(len(chunk))})", list(chunk)
+    else:
+        yield f"{column} = ANY(?)", [list(values)]

@@ -221,6 +221,19 @@ def _covering(cell: str, members: set[str], resolutions: list[int]) -> str | Non
     return None
 
 
+def child_range(cell: str, res: int = POINT_RESOLUTION) -> tuple[str, str]:
+    """The first and last descendant of ``cell`` at ``res``.
+
+    At one resolution the descendants of a cell are one contiguous run of H3
+    indexes (the parent's digits lead, the child digits follow), and indexes
+    of one resolution sort as their hex text, so ``h3_cell BETWEEN lo AND hi``
+    selects exactly the cell's points from an index on ``h3_cell``.
+    """
+    cell, res = _cell(cell), checked_resolution(res)
+    size = _children_count(cell, res)
+    return h3.cell_to_center_child(cell, res), h3.child_pos_to_cell(cell, res, size - 1)
+
+
 def uncompact(cells: Iterable[str], res: int, *, max_cells: int | None = MAX_CELLS) -> list[str]:
     """Every cell at ``res`` inside the set; a cell finer than ``res`` is a ValueError."""
     members, res = cell_set(cells), checked_resolution(res)

@@ -32,7 +32,7 @@ from server.geo.cells import (
     guard_size,
     resolution_of,
 )
-from server.geo.coverage import overlap, size_at
+from server.geo.coverage import difference, overlap, size_at
 from server.geo.outlines import geojson_to_cells
 from server.geo.ownership import reassign_territory
 from server.geo.placement import place_accounts
@@ -167,7 +167,7 @@ async def create_territory(scope: Scope, data: TerritoryIn, *, overlap_check: bo
     if data.owner_ids:
         await reassign_territory(scope, row["id"], list(data.owner_ids))
     if place:
-        await place_accounts(scope.org_id)
+        await place_accounts(scope.org_id, area=cells)
     await audit(scope, "territory.created", "territories", row["id"],
                 {"name": data.name, "layer": data.layer, "cells": len(cells), "owners": [str(u) for u in data.owner_ids]})
     return await get_territory(scope, row["id"], admin=True)
@@ -214,7 +214,8 @@ async def update_territory(scope: Scope, territory_id: uuid.UUID, patch: Territo
     if "owner_ids" in fields and new_owners != owners_now:
         await reassign_territory(scope, territory_id, sorted(new_owners))
     if "cells" in changes and place:
-        await place_accounts(scope.org_id)
+        before, after = msgspec.json.decode(row["cells"]), msgspec.json.decode(changes["cells"])
+        await place_accounts(scope.org_id, area=difference(before, after) + difference(after, before))
     if changes or "owner_ids" in fields:
         await audit(scope, "territory.updated", "territories", territory_id,
                     {"fields": sorted(set(changes) | ({"owner_ids"} & set(fields)))})
@@ -233,7 +234,7 @@ async def delete_territory(scope: Scope, territory_id: uuid.UUID, *, place: bool
     fresh = await Territory.select().where(Territory.id == territory_id).first()
     await tombstone(Territory, fresh)
     if place:
-        await place_accounts(scope.org_id)
+        await place_accounts(scope.org_id, area=msgspec.json.decode(row["cells"]))
     await audit(scope, "territory.deleted", "territories", territory_id, {"name": row["name"]})
 
 

@@ -152,13 +152,19 @@ async def carry_account_rows(org_id: uuid.UUID, account_ids: list, old: Holders 
         if spec.account_column is None:
             continue
         recent_only = " AND occurred_at >= ?" if spec.name == "activities" else ""
-        for chunk in direct.chunks(account_ids):
+        for condition, args in direct.in_lists(f'"{spec.account_column}"', account_ids):
             rows = await direct.fetch(
-                f'UPDATE "{spec.name}" SET version = ? WHERE org_id = ? AND "{spec.account_column}" '
-                f"IN ({direct.marks(len(chunk))}){recent_only} RETURNING CAST(id AS TEXT)",
-                [version, org_id, *chunk, *([recent] if recent_only else [])])
+                f'UPDATE "{spec.name}" SET version = ? WHERE org_id = ? AND {condition}{recent_only} '
+                "RETURNING CAST(id AS TEXT)", [version, org_id, *args, *([recent] if recent_only else [])])
             if old is not None:
                 await log_moves(org_id, spec.name, [r[0] for r in rows], old, version)
+
+
+async def bump_versions(tablename: str, org_id: uuid.UUID, row_ids: list, version: int) -> None:
+    """Give many rows of one table a new version (set-based, any number of ids)."""
+    for condition, args in direct.in_lists("id", row_ids):
+        await direct.execute(f'UPDATE "{tablename}" SET version = ? WHERE org_id = ? AND {condition}',
+                             [version, org_id, *args])
 
 
 async def log_moves(org_id: uuid.UUID, tablename: str, row_ids: list, old: Holders | None,
@@ -191,9 +197,7 @@ async def territory_reassigned(org_id: uuid.UUID, territory_id: uuid.UUID, old_o
     )
     account_ids = [r["account_id"] for r in placed]
     if account_ids:
-        await Account.update({Account.version: version}).where(
-            (Account.org_id == org_id) & Account.id.is_in(account_ids)
-        )
+        await bump_versions("accounts", org_id, account_ids, version)
         await log_moves(org_id, "accounts", account_ids, old_owners, version)
         await carry_account_rows(org_id, account_ids, old_owners, version)
     leads = await Lead.update({Lead.version: version}).where(

@@ -19,6 +19,7 @@ from server.geo.cells import (
     cell_to_latlng,
     cell_to_parent,
     check_resolution,
+    child_range,
     compact,
     connected_components,
     disk,
@@ -83,6 +84,17 @@ def test_parent_and_children_round_trip(lat, lng, res, up):
     assert len(children) == (7 ** (res - resolution_of(parent)) if not h3.is_pentagon(parent)
                              else h3.cell_to_children_size(parent, res))
     assert compact(children) == [parent]
+
+
+@given(lats, lngs, st.integers(4, 9), st.integers(0, 2), st.integers(1, 6))
+def test_child_range_selects_exactly_the_descendants(lat, lng, res, finer, k):
+    """``h3_cell BETWEEN lo AND hi`` on text holds a cell's points and no one else's."""
+    cell = latlng_to_cell(lat, lng, max(res - finer, 0))
+    lo, hi = child_range(cell, res)
+    around = disk(latlng_to_cell(lat, lng, res), k)
+    inside = {c for c in around if lo <= c <= hi}
+    assert inside == {c for c in around if cell_to_parent(c, resolution_of(cell)) == cell}
+    assert resolution_of(lo) == resolution_of(hi) == res
 
 
 @st.composite

@@ -8,6 +8,8 @@ import h3
 import pytest
 
 from server.geo.cells import cell_to_parent, latlng_to_cell
+from server.db.tx import unit_of_work
+from server.geo.placement import place_accounts
 from server.geo.tables import Territory
 from tests.builders import auth_headers, make_org, make_user
 from tests.sync.phone import Phone
@@ -161,6 +163,9 @@ async def test_redraw_moves_accounts_between_reps_phones(client, org):
     await p1.pull()
     await p2.pull()
     assert acc["id"] in p1.ids("accounts") and acc["id"] not in p2.ids("accounts")
+    # Redraws re-place only the accounts in the cells that changed hands: a full pass finds nothing left.
+    async with unit_of_work():
+        assert (await place_accounts(org.id))[:3] == (0, 0, 0)
     # Reassigning the owner moves it again.
     r = await client.patch(f"/api/v1/territories/{t1['id']}", headers=admin, json={"owner_ids": [str(org.rep2.id)]})
     assert r.status_code == 200 and r.json()["owner_ids"] == [str(org.rep2.id)]
