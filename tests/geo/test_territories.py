@@ -7,8 +7,8 @@ import uuid
 import h3
 import pytest
 
-from server.geo.cells import cell_to_parent, latlng_to_cell
 from server.db.tx import unit_of_work
+from server.geo.cells import cell_to_parent, latlng_to_cell
 from server.geo.placement import place_accounts
 from server.geo.tables import Territory
 from tests.builders import auth_headers, make_org, make_user
