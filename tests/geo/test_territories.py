@@ -100,6 +100,21 @@ async def test_overlap_is_refused_unless_overlay(client, org):
     assert names == {"A", "Specialist", "Overlay"}
 
 
+async def test_cells_of_mixed_resolution_are_stored_compacted(client, org):
+    admin = org.h[org.admin.id]
+    children = sorted(h3.cell_to_children(CELL7, 8))
+    fine = sorted(h3.cell_to_children(children[0], 9))
+    # All of CELL7 given as six res-8 children plus the seventh as its res-9 children: one cell stored.
+    r = await client.post("/api/v1/territories", headers=admin,
+                          json={"name": "Mixed", "cells": [*children[1:], *fine, fine[0]]})
+    assert r.status_code == 201, r.text
+    assert r.json()["cells"] == [CELL7] and r.json()["resolution"] == 7
+    neighbour = h3.grid_ring(CELL7, 1)[0]
+    r = await client.post("/api/v1/territories", headers=admin,
+                          json={"name": "Next door", "cells": [neighbour, *sorted(h3.cell_to_children(CELL7, 9))[:2]]})
+    assert r.status_code == 409 and r.json()["cells"] == 2
+
+
 async def test_geojson_and_zip_territories(client, org):
     admin = org.h[org.admin.id]
     await make_account(client, admin, "Anchor", LAT, LNG)
