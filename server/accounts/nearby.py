@@ -50,7 +50,6 @@ from server.geo.cells import (
     child_range,
     compact,
     disk_around,
-    distance_km,
     latlng_to_cell,
     resolution_of,
 )
@@ -64,9 +63,15 @@ MAX_NOT_VISITED_DAYS = 3_650
 MAX_DISK_CELLS = 2_000
 #: Coarsest resolution tried for the cover (~250 km² cells: a 50 km radius is a few dozen).
 COARSEST_COVER_RESOLUTION = 5
+#: h3's mean earth radius (``great_circle_distance`` in km x 1000).
+EARTH_RADIUS_M = 6_371_007.180918475
 
+#: Candidates are read from the index ``accounts (org_id, h3_cell, lat, lng, owner_id, id, deleted_at)``
+#: (live rows only) without visiting the table; only the page's rows are then read whole.
+_CANDIDATE_COLUMNS = "accounts.id, accounts.lat, accounts.lng"
 _COLUMNS = ("accounts.id, accounts.name, accounts.status, accounts.owner_id, accounts.lat, accounts.lng, "
             "accounts.h3_cell, accounts.address_line, accounts.city")
+PAGE_SQL = f"SELECT {_COLUMNS} FROM accounts WHERE accounts.id IN ({{}})"
 CANDIDATES_FILTER = " AND accounts.deleted_at IS NULL AND accounts.lat IS NOT NULL AND accounts.lng IS NOT NULL"
 NOT_VISITED_SQL = (" AND NOT EXISTS (SELECT 1 FROM activities v WHERE v.account_id = accounts.id "
                    "AND v.type = 'visit' AND v.deleted_at IS NULL AND v.occurred_at >= {})")
@@ -160,7 +165,7 @@ def _marks(values: list) -> str:
 def _candidates(scope: Scope, exact: list[str], ranges: list[tuple[str, str]]) -> tuple[str, list]:
     """The candidate query's SQL head and arguments: the cover, in the caller's scope."""
     if not ranges:
-        return (f"SELECT {_COLUMNS} FROM accounts WHERE {{}} AND accounts.h3_cell IN ({_marks(exact)})",
+        return (f"SELECT {_CANDIDATE_COLUMNS} FROM accounts WHERE {{}} AND accounts.h3_cell IN ({_marks(exact)})",
                 [scope.accounts().querystring, *exact])
     parts, args = [], []
     if exact:
@@ -169,7 +174,7 @@ def _candidates(scope: Scope, exact: list[str], ranges: list[tuple[str, str]]) -
     for lo, hi in ranges:
         parts.append("SELECT id FROM accounts WHERE org_id = {} AND h3_cell BETWEEN {} AND {}")
         args += [scope.org_id, lo, hi]
-    sql = (f"SELECT {_COLUMNS} FROM ({' UNION ALL '.join(parts)}) near CROSS JOIN accounts "
+    sql = (f"SELECT {_CANDIDATE_COLUMNS} FROM ({' UNION ALL '.join(parts)}) near CROSS JOIN accounts "
            "WHERE accounts.id = near.id AND {}")
     return sql, [*args, scope.accounts().querystring]
 
@@ -191,20 +196,37 @@ async def nearby_accounts(scope: Scope, q: NearbyQuery) -> list[NearbyAccount]:
         sql += NOT_VISITED_SQL
         args.append(utcnow() - timedelta(days=q.not_visited_days))
     rows = await read_values(QueryString(sql, *args))
-    here = (lat, lng)
+    metres_to = distances_m(lat, lng)
     found = []
-    for row in rows:
-        metres = distance_km(here, (row[4], row[5])) * 1000
+    for account_id, a_lat, a_lng in rows:
+        metres = metres_to(a_lat, a_lng)
         if metres <= radius_m:
-            found.append((metres, str(row[0]), row))
-    found.sort(key=lambda f: (f[0], f[1]))
+            found.append((metres, str(account_id)))
+    found.sort()
     page = found[:limit]
-    visits: dict[str, datetime | None] = {}
-    if page:
-        ids = [r[0] for _, _, r in page]
-        sql = LAST_VISITS_SQL.format(_marks(ids))
-        visits = {str(a): as_datetime(t) for a, t in await read_values(QueryString(sql, *ids))}
+    if not page:
+        return []
+    ids = [key for _, key in page]
+    marks = _marks(ids)
+    full = {str(r[0]): r for r in await read_values(QueryString(PAGE_SQL.format(marks), *ids))}
+    visits = {str(a): as_datetime(t) for a, t in
+              await read_values(QueryString(LAST_VISITS_SQL.format(marks), *ids))}
     return [NearbyAccount(id=_uuid(r[0]), name=r[1], status=r[2], owner_id=_uuid(r[3]), lat=r[4], lng=r[5],
                           h3_cell=r[6], address_line=r[7], city=r[8], distance_m=round(metres, 1),
                           last_visit_at=visits.get(key))
-            for metres, key, r in page]
+            for metres, key in page if (r := full.get(key)) is not None]
+
+
+def distances_m(lat: float, lng: float):
+    """Great-circle distance in metres from (lat, lng), as a function of the other point (haversine,
+    the formula h3's ``great_circle_distance`` uses), without per-call validation: the candidates'
+    positions come from the database, checked on the way in."""
+    phi1, lam1 = math.radians(lat), math.radians(lng)
+    cos1 = math.cos(phi1)
+
+    def to(lat2: float, lng2: float) -> float:
+        phi2 = math.radians(lat2)
+        h = math.sin((phi2 - phi1) / 2) ** 2 + cos1 * math.cos(phi2) * math.sin((math.radians(lng2) - lam1) / 2) ** 2
+        return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+    return to

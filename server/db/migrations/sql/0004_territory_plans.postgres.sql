@@ -38,3 +38,10 @@ ALTER TABLE territory_accounts
     ALTER COLUMN territory_id SET NOT NULL,
     ALTER COLUMN account_id SET NOT NULL;
 CREATE INDEX territories_org_layer ON territories (org_id, layer);
+
+-- Nearby accounts and placement read live accounts by cell: the candidates' position, owner and id
+-- straight from the index, without visiting the table (then only the page's rows are read whole).
+-- deleted_at is listed although always null: SQLite counts the index as covering only then.
+DROP INDEX accounts_org_cell;
+CREATE INDEX accounts_org_cell_live ON accounts (org_id, h3_cell, lat, lng, owner_id, id, deleted_at)
+    WHERE deleted_at IS NULL;
