@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from server.geo.balance.cover import Cover
-from server.geo.balance.graph import Graph, empty_links
+from server.geo.balance.graph import Graph, components, empty_links
 from server.geo.balance.partition import UnionFind
 from server.geo.balance.polish import Problem, polish
 
@@ -31,7 +31,7 @@ def gap_repair(graph: Graph, cover: Cover, prob: Problem, part: np.ndarray, cap_
             break
         for t, cells in cuts:
             movable = [c for c in cells if not locked[c]]
-            for piece in _components(graph, movable):
+            for piece in components(graph.nbrs, movable):
                 votes: dict[int, int] = {}
                 inside = set(piece)
                 for c in piece:
@@ -86,19 +86,3 @@ def _over_cap(graph: Graph, cover: Cover, part: np.ndarray,
     return out
 
 
-def _components(graph: Graph, cells: list[int]) -> list[list[int]]:
-    inside, seen, out = set(cells), set(), []
-    for s in cells:
-        if s in seen:
-            continue
-        seen.add(s)
-        stack, piece = [s], []
-        while stack:
-            x = stack.pop()
-            piece.append(x)
-            for y in graph.nbrs[x]:
-                if y in inside and y not in seen:
-                    seen.add(y)
-                    stack.append(y)
-        out.append(sorted(piece))
-    return out

@@ -70,6 +70,27 @@ class Graph:
                              shape=(self.n, self.n))
 
 
+def components(nbrs: list[list[int]], members: list[int]) -> list[list[int]]:
+    """The touching groups of ``members`` (graph nodes) along ``nbrs``, each sorted, in order of first member."""
+    inside: set[int] = set(members)
+    seen: set[int] = set()
+    out = []
+    for s in members:
+        if s in seen:
+            continue
+        seen.add(s)
+        stack, piece = [s], []
+        while stack:
+            x = stack.pop()
+            piece.append(x)
+            for y in nbrs[x]:
+                if y in inside and y not in seen:
+                    seen.add(y)
+                    stack.append(y)
+        out.append(sorted(piece))
+    return out
+
+
 def unit_xyz(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
     la, lo = np.radians(lat), np.radians(lng)
     return np.column_stack((np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)))

@@ -18,7 +18,7 @@ import pymetis
 from scipy.sparse.csgraph import connected_components
 
 from server.geo.balance.cover import Cover
-from server.geo.balance.graph import Graph, empty_links
+from server.geo.balance.graph import Graph, components, empty_links
 
 #: A remote cluster holding at least this share of a mean territory gets its own territory.
 OWN_TERRITORY_SHARE = 0.5
@@ -229,23 +229,7 @@ def _split_territories(graph: Graph, part: np.ndarray) -> list[int]:
 
 
 def _pieces(nbrs: list[list[int]], part: np.ndarray, t: int) -> list[list[int]]:
-    members = np.flatnonzero(part == t).tolist()
-    seen: set[int] = set()
-    pieces = []
-    for s in members:
-        if s in seen:
-            continue
-        seen.add(s)
-        stack, piece = [s], []
-        while stack:
-            i = stack.pop()
-            piece.append(i)
-            for j in nbrs[i]:
-                if j not in seen and part[j] == t:
-                    seen.add(j)
-                    stack.append(j)
-        pieces.append(sorted(piece))
-    return pieces
+    return components(nbrs, np.flatnonzero(part == t).tolist())
 
 
 def _seed_empty(graph: Graph, part: np.ndarray, t: int, clusters: Clusters,
