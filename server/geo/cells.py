@@ -305,6 +305,8 @@ def adjacency(cells: Iterable[str]) -> dict[str, list[str]]:
     """
     members = cell_set(cells)
     resolutions = sorted({h3.get_resolution(c) for c in members})
+    if len(resolutions) == 1:  # one resolution: neighbours are ring members (the common, big case)
+        return {c: sorted(n for n in h3.grid_ring(c, 1) if n in members) for c in sorted(members)}
     graph: dict[str, set[str]] = {c: set() for c in members}
     for cell in members:
         res = h3.get_resolution(cell)
