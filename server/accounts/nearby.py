@@ -169,10 +169,12 @@ def _candidates(scope: Scope, exact: list[str], ranges: list[tuple[str, str]]) -
                 [scope.accounts().querystring, *exact])
     parts, args = [], []
     if exact:
-        parts.append(f"SELECT id FROM accounts WHERE org_id = {{}} AND h3_cell IN ({_marks(exact)})")
+        parts.append(f"SELECT id FROM accounts WHERE org_id = {{}} AND deleted_at IS NULL "
+                     f"AND h3_cell IN ({_marks(exact)})")
         args += [scope.org_id, *exact]
     for lo, hi in ranges:
-        parts.append("SELECT id FROM accounts WHERE org_id = {} AND h3_cell BETWEEN {} AND {}")
+        # ``deleted_at IS NULL`` lets the partial index on live accounts serve each range.
+        parts.append("SELECT id FROM accounts WHERE org_id = {} AND deleted_at IS NULL AND h3_cell BETWEEN {} AND {}")
         args += [scope.org_id, lo, hi]
     sql = (f"SELECT {_CANDIDATE_COLUMNS} FROM ({' UNION ALL '.join(parts)}) near CROSS JOIN accounts "
            "WHERE accounts.id = near.id AND {}")
