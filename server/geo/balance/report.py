@@ -6,6 +6,10 @@ resolution present and the perimeter in their sides (see ``graph``); a set of
 n unit hexagons with perimeter p sides scores (2*sqrt(12n - 3) / p)^2, the
 disk's perimeter being 2*sqrt(12n - 3) sides. The region's own edge counts as
 perimeter.
+
+Balance is measured against each territory's own target (``targets``): the mean of
+the balanced territories, or their total shared out by slot capacity when reps of
+unequal capacity are given, one per territory. Deviation is |x - target| / target.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from server.geo.balance.partition import Clusters, UnionFind
 from server.geo.balance.types import BalanceInput, Lump, RemoteCluster, TerritoryResult
 from server.geo.cells import compact
 
-#: A cell or account is a lump when it alone outweighs the tolerance band (tolerance x mean):
-#: no plan can balance more finely than it. Smaller items are the sand balance is made of.
+#: A cell or account is a lump when it alone outweighs the tolerance band (tolerance x the
+#: target of the territory holding it): no plan can balance more finely than it. Smaller
+#: items are the sand balance is made of.
 LUMP_SHARE = 1.0
 #: The heaviest lumps reported (the rest are counted in the problems when they matter).
 MAX_LUMPS = 50
@@ -106,23 +111,40 @@ def travel(cover: Cover, part: np.ndarray, own: np.ndarray, k: int, weight: np.n
     return per, overall
 
 
-def lumps(inp: BalanceInput, cover: Cover, points: list[str], mean_w: float,
-          mean_p: float) -> list[Lump]:
-    tw = LUMP_SHARE * inp.workload_tolerance * mean_w
-    tp = LUMP_SHARE * inp.potential_tolerance * mean_p
+def lumps(inp: BalanceInput, cover: Cover, points: list[str], part: np.ndarray,
+          target_w: list[float], target_p: list[float]) -> list[Lump]:
+    """Accounts and finest cells heavier than the tolerance band of the territory holding
+    them, as shares of its target."""
 
     def share(v: float, m: float) -> float:
         return v / m if m > 0 else 0.0
 
+    def band(targets: list[float], tol: float) -> tuple[list[float], float]:
+        per = [LUMP_SHARE * tol * m for m in targets]
+        return per, min((b for b in per if b > 0), default=0.0)
+
+    # the smallest band first (a scalar test per item, as fast as one mean), then the band
+    # of the territory holding the few items over it
+    tw, tw_lo = band(target_w, inp.workload_tolerance)
+    tp, tp_lo = band(target_p, inp.potential_tolerance)
     out: list[Lump] = []
     with_account: set[str] = set()
     for d, cell, where in zip(inp.demands, points, cover.demand_cell.tolist(), strict=True):
-        if where >= 0 and (d.workload > tw > 0 or d.potential > tp > 0):
-            out.append(Lump(cell, d.id, share(d.workload, mean_w), share(d.potential, mean_p)))
-            with_account.add(cell)
+        if where >= 0 and (d.workload > tw_lo > 0 or d.potential > tp_lo > 0):
+            t = int(part[where])
+            if d.workload > tw[t] > 0 or d.potential > tp[t] > 0:
+                out.append(Lump(cell, d.id, share(d.workload, target_w[t]),
+                                share(d.potential, target_p[t])))
+                with_account.add(cell)
+    territory: dict[str, int] | None = None
     for cell, (w, p, _) in sorted(cover.point_weights.items()):
-        if cell not in with_account and (w > tw > 0 or p > tp > 0):
-            out.append(Lump(cell, None, share(w, mean_w), share(p, mean_p)))
+        if cell not in with_account and (w > tw_lo > 0 or p > tp_lo > 0):
+            if territory is None:
+                territory = {c: int(part[x]) for c, x in
+                             zip(points, cover.demand_cell.tolist(), strict=True) if x >= 0}
+            t = territory.get(cell)
+            if t is not None and (w > tw[t] > 0 or p > tp[t] > 0):
+                out.append(Lump(cell, None, share(w, target_w[t]), share(p, target_p[t])))
     return sorted(out, key=lambda x: (-max(x.workload_share, x.potential_share), x.cell,
                                       x.id or ""))[:MAX_LUMPS]
 
@@ -151,10 +173,13 @@ def remote(cover: Cover, clusters: Clusters, part: np.ndarray, weight: np.ndarra
 
 def territory_results(cover: Cover, part: np.ndarray, own: np.ndarray, k: int, geo: Geometry,
                       travel_km: list[float], reps: list[str | None], labels: list[str | None],
-                      exception: list[bool], exceptions: list[RemoteCluster]) -> list[TerritoryResult]:
+                      exception: list[bool], exceptions: list[RemoteCluster],
+                      capacity: np.ndarray | None = None) -> list[TerritoryResult]:
     w = np.bincount(part[own], weights=cover.workload[own], minlength=k)
     p = np.bincount(part[own], weights=cover.potential[own], minlength=k)
     a = np.bincount(part[own], weights=cover.accounts[own], minlength=k)
+    held = [t for t in range(k) if not exception[t]] or list(range(k))
+    tw, tp = targets(w, held, capacity), targets(p, held, capacity)
     members: list[list[str]] = [[] for _ in range(k)]
     for cell, t in zip(cover.cells, part.tolist(), strict=True):
         members[t].append(cell)
@@ -163,12 +188,34 @@ def territory_results(cover: Cover, part: np.ndarray, own: np.ndarray, k: int, g
         accounts=int(a[t]), rep_id=reps[t], label=labels[t], contiguous=geo.contiguous[t],
         compactness=float(geo.compactness[t]), longest_gap_km=float(geo.gap_km[t]),
         gap_width_cells=int(geo.gap_width[t]), travel_km=travel_km[t], exception=exception[t],
-        overlays=[i for i, e in enumerate(exceptions) if e.kind == "overlay" and e.territory == t])
+        overlays=[i for i, e in enumerate(exceptions) if e.kind == "overlay" and e.territory == t],
+        target_workload=tw[t], target_potential=tp[t])
         for t in range(k)]
 
 
-def deviation(values: list[float]) -> float:
+def targets(values: np.ndarray, held: list[int], capacity: np.ndarray | None) -> list[float]:
+    """Per territory: the mean over ``held`` (the balanced territories), or their total x
+    the territory's slot capacity / the held slots' total capacity."""
+    total = sum(float(values[t]) for t in held)
+    if capacity is None:
+        return [total / len(held)] * len(values)
+    caps = float(sum(capacity[t] for t in held))
+    return [total * float(c) / caps for c in capacity.tolist()]
+
+
+def off(value: float, target: float, equal: bool) -> float:
+    """How far ``value`` is from ``target``: absolute when all targets are equal (the old
+    ordering, exactly), else relative to the target."""
+    if equal:
+        return abs(value - target)
+    return abs(value - target) / target if target > 0 else 0.0
+
+
+def deviation(values: list[float], targets: list[float]) -> float:
+    """max |x - target| / target."""
     if not values:
         return 0.0
-    mean = sum(values) / len(values)
-    return max(abs(v - mean) for v in values) / mean if mean > 0 else 0.0
+    if len(set(targets)) == 1:
+        mean = targets[0]
+        return max(abs(v - mean) for v in values) / mean if mean > 0 else 0.0
+    return max(off(v, t, False) for v, t in zip(values, targets, strict=True))

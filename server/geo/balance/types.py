@@ -13,7 +13,8 @@ import msgspec
 class BalanceError(ValueError):
     """Bad input: ``code`` is machine-readable (``empty_region``, ``too_many_territories``,
     ``invalid_cell``, ``invalid_demand``, ``invalid_lock``, ``invalid_parameter`` for a
-    tolerance, cap, budget, seed or starts out of range), ``message`` is for people."""
+    tolerance, cap, budget, seed, starts or rep capacity out of range), ``message`` is for
+    people."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -32,13 +33,13 @@ class Rep(msgspec.Struct, frozen=True):
     id: str
     lat: float | None = None  # home; None = unknown (costs nothing in the assignment)
     lng: float | None = None
-    capacity: float = 1.0
+    capacity: float = 1.0  # FTE (> 0); with one rep per territory, targets follow it
 
 
 class BalanceInput(msgspec.Struct, frozen=True):
     demands: list[Demand]
     territories: int  # k
-    reps: list[Rep] = []
+    reps: list[Rep] = []  # one per territory with unequal capacities: unequal targets
     region: list[str] | None = None  # cells (resolutions 4..9, mixed); None = from the demands
     workload_tolerance: float = 0.05
     potential_tolerance: float = 0.10
@@ -66,12 +67,18 @@ class TerritoryResult(msgspec.Struct, frozen=True):
     # overlays included: the rep drives to them
     exception: bool = False  # a remote cluster's own territory, not held to the tolerances
     overlays: list[int] = []  # indices into Report.exceptions served from here
+    # What the territory is balanced to: the mean of the balanced territories, or, with one
+    # rep per territory and unequal capacities, total x capacity / total capacity (the
+    # capacity of its slot; its rep has that capacity). 0.0 in plans stored before targets.
+    target_workload: float = 0.0
+    target_potential: float = 0.0
 
 
 class Lump(msgspec.Struct, frozen=True):
     cell: str
     id: str | None  # the account, or None for a finest-resolution cell of several accounts
-    workload_share: float  # of the mean territory
+    workload_share: float  # of the target of the territory holding it (the mean territory
+    # when capacities are equal)
     potential_share: float
 
 
@@ -89,7 +96,9 @@ class RemoteCluster(msgspec.Struct, frozen=True):
 
 
 class Report(msgspec.Struct, frozen=True):
-    max_workload_deviation: float  # max |x - mean| / mean over the balanced territories
+    max_workload_deviation: float  # max |x - target| / target over the balanced territories,
+    # each against its own target (TerritoryResult.target_workload; the mean when capacities
+    # are equal)
     max_potential_deviation: float
     all_contiguous: bool
     compactness_mean: float
