@@ -26,6 +26,7 @@ from server.audit.log import audit
 from server.common.errors import Conflict, Forbidden, Invalid, NotFound
 from server.common.time import utcnow
 from server.db.ids import new_id
+from server.db.tx import unit_of_work
 from server.geo.balance import BalanceError, BalanceInput, Demand, Plan, Rep, balance
 from server.geo.cells import cell_set, cell_to_latlng, is_valid_cell
 from server.geo.checks import layer_overlaps
@@ -124,8 +125,15 @@ async def _check_planner(scope: Scope, region_id: uuid.UUID | None) -> None:
 
 
 async def make_plan(scope: Scope, data: BalanceIn) -> dict:
-    """Balance, store the plan as a draft, return the stored row."""
+    """Balance, store the plan as a draft, return the stored row.
+
+    Reads and balances outside any transaction (balancing takes up to a second
+    or two, and a SQLite write transaction would hold every other writer), then
+    stores the plan in its own unit of work. The layer's version is read first,
+    so a territory edit made meanwhile leaves the plan stale, never wrong.
+    """
     await _check_planner(scope, data.region_id)
+    based_on = await layer_version(scope.org_id, data.layer)
     k = data.territories or len(data.rep_ids)
     if not k:
         raise Invalid("give the number of territories or the reps to cover", code="territories_required")
@@ -162,12 +170,13 @@ async def make_plan(scope: Scope, data: BalanceIn) -> dict:
         raise Invalid(e.message, code=e.code) from None
     row = {"id": new_id(), "org_id": scope.org_id, "name": data.name, "status": "draft", "region_id": data.region_id,
            "layer": data.layer, "created_by_id": scope.principal.user_id, "created_at": utcnow(),
-           "based_on_version": await layer_version(scope.org_id, data.layer), "seed": data.seed,
+           "based_on_version": based_on, "seed": data.seed,
            "request": msgspec.to_builtins(data), "plan": msgspec.to_builtins(plan),
            "applied_at": None, "applied_by_id": None}
-    await TerritoryPlan.insert(TerritoryPlan(**row))
-    await audit(scope, "territory_plan.created", "territory_plans", row["id"],
-                {"territories": k, "met": plan.report.met, "seed": data.seed})
+    async with unit_of_work():
+        await TerritoryPlan.insert(TerritoryPlan(**row))
+        await audit(scope, "territory_plan.created", "territory_plans", row["id"],
+                    {"territories": k, "met": plan.report.met, "seed": data.seed})
     return row
 
 

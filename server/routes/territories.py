@@ -27,7 +27,7 @@ from server.routes.common import IfMatch, etag, if_match_version
 
 class TerritoryController(Controller):
     path = "/api/v1/territories"
-    tags = ["territories"]
+    tags = ("territories",)
 
     @get("/", operation_id="territories_list")
     async def list_territories(self, access: NamedDependency[Scope],
@@ -78,14 +78,13 @@ SVG = "image/svg+xml"
 
 class TerritoryPlanController(Controller):
     path = "/api/v1/territories"
-    tags = ["territories"]
+    tags = ("territories",)
 
     @post("/balance", operation_id="territories_balance")
     async def balance(self, data: JSONBody[BalanceIn], access: NamedDependency[Scope]) -> Response[PlanOut]:
         """Balance a region into territories and keep the plan as a draft (201); tolerances that cannot be
         met are reported in the plan (`report.met`, `report.problems`), not refused."""
-        async with unit_of_work():
-            row = await planning.make_plan(access, data)
+        row = await planning.make_plan(access, data)  # balances outside the transaction that stores it
         return Response(plan_out(row), status_code=201,
                         headers={"Location": f"/api/v1/territories/plans/{row['id']}"})
 
