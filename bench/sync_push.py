@@ -1,7 +1,7 @@
 """Sync pushes through HTTP: one phone on an idle server, then 20 phones at once.
 
     .venv/bin/python bench/sync_push.py [--engines sqlite,postgres] [--workers 1[,2]]
-        [--batches 50] [--batch 100] [--devices 20] [--seconds 10] [--profile]
+        [--batches 50] [--batch 100] [--devices 20] [--seconds 10] [--visit-share 0.0] [--profile]
 
 Targets (issue): a 100-mutation batch (activity inserts) from one device on an
 idle server at p95 under 100 ms (over 50 batches); 20 devices (20 reps, each
@@ -24,6 +24,10 @@ increasing ``mutation_id`` per device:
 * saturation: all devices in a closed loop (each sends its next batch when the
   previous answer arrives) for ``--seconds``, after a 2 s warm-up.
 
+``--visit-share 0.5`` makes that share of the inserts visits checked in within
+~0-150 m of their account (GPS accuracy 5-30 m), so check-in verification is in
+the measured path (docs/benchmarks/checkins.md).
+
 Every answer must be 200 with every mutation ``applied``; afterwards the
 database must hold exactly the activities that were answered ``applied``.
 Latency = client time from sending a batch to holding the whole answer.
@@ -37,6 +41,7 @@ import random
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -78,8 +83,11 @@ TARGET_MUTATIONS_PER_S = 3000.0
 class Phone:
     """One device: its connection, its next mutation id, its rep's accounts."""
 
-    def __init__(self, base_url: str, dev: dict, accounts: list[str], seed: int) -> None:
+    def __init__(self, base_url: str, dev: dict, accounts: list[str], seed: int,
+                 visit_share: float = 0.0) -> None:
         self.http = RawHTTP(base_url, dev["token"])
+        self.positions = dev.get("positions", {})
+        self.visit_share = visit_share
         self.device_id = dev["device_id"]
         self.accounts = accounts
         self.next_id = dev.get("next_id", 1)
@@ -94,11 +102,17 @@ class Phone:
             occurred = now - 60_000 + i
             record_id = uuid7(self.rng, occurred)
             ids.append(record_id)
+            account = self.rng.choice(self.accounts)
+            fields = {"type": "call", "direction": "out", "occurred_at": occurred, "account_id": account,
+                      "outcome": "connected", "duration_s": 120}
+            at = self.positions.get(account)
+            if at and self.rng.random() < self.visit_share:  # a check-in near the account (~0-150 m)
+                fields = {"type": "visit", "direction": "out", "occurred_at": occurred, "account_id": account,
+                          "outcome": "met", "lat": at[0] + self.rng.uniform(-0.001, 0.001),
+                          "lng": at[1] + self.rng.uniform(-0.001, 0.001), "accuracy_m": self.rng.uniform(5, 30)}
             mutations.append({
                 "mutation_id": self.next_id, "table": "activities", "op": "insert", "id": record_id,
-                "fields": {"type": "call", "direction": "out", "occurred_at": occurred,
-                           "account_id": self.rng.choice(self.accounts), "outcome": "connected",
-                           "duration_s": 120},
+                "fields": fields,
             })
             self.next_id += 1
         return msgspec.json.encode({"device_id": self.device_id, "schema_version": SCHEMA_VERSION,
@@ -131,7 +145,8 @@ class Phone:
 
 
 async def loadgen(spec: dict) -> dict:
-    phones = [Phone(spec["base_url"], dev, dev["accounts"], i) for i, dev in enumerate(spec["devices"])]
+    phones = [Phone(spec["base_url"], dev, dev["accounts"], i, spec.get("visit_share", 0.0))
+              for i, dev in enumerate(spec["devices"])]
     for p in phones:
         await p.http.connect()
     size, out = spec["batch"], {}
@@ -189,6 +204,24 @@ async def count_activities(org_id: uuid.UUID) -> int:
     return await Activity.count().where(Activity.org_id == org_id)
 
 
+async def visit_verdicts(org_id: uuid.UUID, since) -> dict[str, int]:
+    """The pushed visits (received since ``since``) by verification."""
+    from server.comms.tables import Activity
+
+    visits = (Activity.org_id == org_id) & (Activity.type == "visit") & (Activity.received_at >= since)
+    return {v: await Activity.count().where(visits & (Activity.verification == v))
+            for v in ("verified", "out_of_range", "unverifiable")}
+
+
+async def positions_of(account_ids: list[str]) -> dict[str, tuple[float, float]]:
+    """(lat, lng) of those accounts that have a location (visits check in near them)."""
+    from server.accounts.tables import Account
+
+    rows = await Account.select(Account.id, Account.lat, Account.lng).where(
+        Account.id.is_in([uuid.UUID(a) for a in account_ids]) & Account.lat.is_not_null())
+    return {str(r["id"]): (r["lat"], r["lng"]) for r in rows}
+
+
 async def run_engine(engine_name: str, args) -> dict:
     from bench._common import Server, bound_engine
     from bench._sync import accounts_of, load_demo_org
@@ -201,18 +234,22 @@ async def run_engine(engine_name: str, args) -> dict:
             if len(reps) < args.devices:
                 raise SystemExit(f"only {len(reps)} reps for {args.devices} devices")
             targets = {r["email"]: await accounts_of(org["org_id"], r["id"], 200) for r in reps}
+            positions = await positions_of([a for ids in targets.values() for a in ids])
             before = await count_activities(org["org_id"])
             run.update(load_s=org["load_s"], counts=org["counts"])
             log(f"{engine_name}: loaded in {org['load_s']:.1f} s ({sum(org['counts'].values()):,} rows)")
         for workers in parse_workers(args.workers):
             log(f"{engine_name}: fieldsales serve --workers {workers}; {args.devices} devices log in")
+            began = datetime.now(UTC)
             with Server(url, workers=workers, extra_env=SERVER_ENV) as srv:
                 devices = login_devices(srv.base_url, [r["email"] for r in reps])
                 for d in devices:
                     d["accounts"] = targets[d["email"]]
+                    d["positions"] = {a: positions[a] for a in d["accounts"] if a in positions}
                 pids = srv.pids()
                 spec = {"base_url": srv.base_url, "devices": devices, "batch": args.batch,
                         "batches": args.batches, "seconds": args.seconds, "warmup_s": args.warmup_seconds,
+                        "visit_share": args.visit_share,
                         "server_pids": pids, "postgres": PG_DATABASE if engine_name == "postgres" else None}
                 log(f"{engine_name}:   serial {args.batches} x {args.batch}, then {args.devices} devices "
                     f"for {args.seconds:g} s")
@@ -232,6 +269,9 @@ async def run_engine(engine_name: str, args) -> dict:
                 res["server_log_tail"] = srv.log_tail(10)
             async with bound_engine(url, run_migrations=False):
                 after = await count_activities(org["org_id"])
+                if args.visit_share:
+                    res["visits"] = await visit_verdicts(org["org_id"], began)
+                    log(f"{engine_name}:   visits by verification: {res['visits']}")
             res["stored"] = after - before
             before = after
             for phase in ("serial", "saturation"):
@@ -334,6 +374,8 @@ async def main() -> None:
     parser.add_argument("--devices", type=int, default=20, help="devices pushing at once")
     parser.add_argument("--seconds", type=float, default=10.0, help="saturation phase length")
     parser.add_argument("--warmup-seconds", type=float, default=2.0)
+    parser.add_argument("--visit-share", type=float, default=0.0,
+                        help="share of the inserts that are visits checked in near their account (0-1)")
     profile_args(parser, "also sample the server with py-spy during more serial batches")
     args = parse_args(parser)
     runs = [await run_engine(name, args) for name in engine_names(args)]

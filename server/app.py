@@ -18,6 +18,7 @@ from server.routes import (
     accounts,
     activities,
     auth,
+    checkins,
     contacts,
     health,
     leads,
@@ -26,6 +27,7 @@ from server.routes import (
     sync_events,
     territories,
     territory_maps,
+    timeline,
     users,
     watermelon,
     work,
@@ -42,7 +44,7 @@ from server.routes.security import (
 )
 from server.sync.broker import channels_plugin
 
-API_VERSION = "1.2.0"
+API_VERSION = "1.3.0"
 
 ROUTES = [
     health.live,
@@ -54,6 +56,8 @@ ROUTES = [
     leads.LeadController,
     opportunities.OpportunityController,
     activities.ActivityController,
+    checkins.CheckInController,
+    timeline.TimelineController,
     work.TaskController,
     work.AppointmentController,
     users.UserController,

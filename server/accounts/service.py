@@ -11,6 +11,7 @@ from msgspec import UNSET
 from piccolo.querystring import QueryString
 
 from server.access.scope import Scope
+from server.accounts.location_history import record_location_change
 from server.accounts.schemas import (
     ACCOUNT_OUT_COLUMNS,
     AccountIn,
@@ -93,6 +94,8 @@ async def update_account(scope: Scope, account_id: uuid.UUID, patch: AccountPatc
     if "lat" in fields or "lng" in fields:
         changes.update(point_columns(fields.get("lat", row["lat"]), fields.get("lng", row["lng"])))
     updated = await update_record(Account, row, changes, expected_version)
+    if (updated["lat"], updated["lng"]) != (row["lat"], row["lng"]):
+        await record_location_change(scope, row, updated)  # check-ins use the location at the visit
     if updated["h3_cell"] != row["h3_cell"]:
         await _placed(updated)
     return updated

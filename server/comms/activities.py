@@ -7,6 +7,7 @@ are fixed at insert; an amendment changes only ``AMENDABLE`` columns.
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -27,15 +28,19 @@ from server.common.records import (
 )
 from server.common.schemas import patch_fields
 from server.common.time import utcnow
+from server.comms.checkins import CLOCK_CLAMP, as_device_clock, device_time
 from server.comms.schemas import AMENDABLE, ActivityIn, ActivityPatch
 from server.comms.tables import Activity
+from server.comms.verification import verify_visits
 from server.db.engine import is_sqlite
+from server.geo.cells import valid_latlng
 from server.pipeline.tables import Lead, Opportunity
 from server.users.service import normalize_email
 
 SORTS = {"-occurred_at": "occurred_at", "-updated_at": "updated_at"}
-#: Device clocks drift; a little future is tolerated, more is a wrong clock.
-MAX_FUTURE = timedelta(minutes=10)
+#: Device clocks drift: up to 10 min ahead is kept, up to 24 h ahead is clamped to the receive time
+#: (offset recorded in ``clock_offset_s``), beyond that refused (``server.comms.checkins.device_time``).
+MAX_FUTURE = CLOCK_CLAMP
 MAX_AGE = timedelta(days=365)
 OUTCOMES = {
     "call": ("connected", "voicemail", "no_answer", "busy", "failed"),
@@ -126,25 +131,55 @@ def _counterpart(kind: str, raw: str | None) -> str | None:
     return raw.strip()
 
 
+def _check_position(lat: float | None, lng: float | None) -> None:
+    """Both or neither, finite and on the globe (the wire type leaves the range to us for a clear code)."""
+    check_point(lat, lng)
+    if lat is None or lng is None:
+        return
+    if not (math.isfinite(lat) and math.isfinite(lng) and valid_latlng(lat, lng)):
+        raise Invalid(f"no such place: lat={lat}, lng={lng} (lat -90..90, lng -180..180)",
+                      field="lat" if not (math.isfinite(lat) and -90 <= lat <= 90) else "lng",
+                      code="invalid_location")
+
+
+def _dwell_s(kind: str, occurred_at: datetime, ended_at: datetime | None) -> int | None:
+    """A visit's time on site, from check-in to check-out (None without a check-out)."""
+    if kind != "visit" or ended_at is None:
+        return None
+    return int((ended_at - occurred_at).total_seconds())
+
+
 def activity_values(data: ActivityIn, now: datetime) -> dict:
-    """Validated, normalised client-owned columns of a new activity."""
-    occurred_at = utc(data.occurred_at)
-    assert occurred_at is not None
-    if occurred_at > now + MAX_FUTURE:
-        raise Invalid("occurred_at is in the future; check the device clock",
-                      field="occurred_at", code="occurred_in_future")
+    """Validated, normalised client-owned columns of a new activity (server-owned ones still null).
+
+    A device clock up to 24 h ahead is taken for a wrong clock, not a wrong
+    activity: the times become the receive time (the check-out keeps its
+    distance to the check-in) and ``clock_offset_s`` records how far ahead it was.
+    """
+    reported = utc(data.occurred_at)
+    assert reported is not None
+    stored = device_time(reported, now)
+    if stored is None:
+        offset = (reported - now).total_seconds()
+        raise Invalid(f"occurred_at is {offset / 3600:.1f} h ahead of the server; check the device clock",
+                      field="occurred_at", code="occurred_at_in_future", extra={"clock_offset_s": offset})
+    occurred_at, offset_s = stored
     if occurred_at < now - MAX_AGE:
         raise Invalid("occurred_at is more than a year ago", field="occurred_at",
                       code="occurred_too_long_ago")
     ended_at = utc(data.ended_at)
-    _check_end(occurred_at, ended_at)
+    _check_end(reported, ended_at)
+    if ended_at is not None and offset_s is not None:
+        ended_at -= timedelta(seconds=offset_s)
     _check_outcome(data.type, data.outcome)
-    check_point(data.lat, data.lng)
+    _check_position(data.lat, data.lng)
     if data.status is not None and data.type not in MESSAGE_TYPES:
         raise Invalid("only texts and emails have a status", field="status")
     values = {f: getattr(data, f) for f in CONTENT}
-    values.update(occurred_at=occurred_at, ended_at=ended_at,
-                  counterpart=_counterpart(data.type, data.counterpart))
+    duration_s = data.duration_s if data.duration_s is not None else _dwell_s(data.type, occurred_at, ended_at)
+    values.update(occurred_at=occurred_at, ended_at=ended_at, duration_s=duration_s,
+                  counterpart=_counterpart(data.type, data.counterpart), clock_offset_s=offset_s,
+                  verification=None, distance_m=None)
     return values
 
 
@@ -160,7 +195,16 @@ async def lock_id(record_id: uuid.UUID) -> None:
 
 
 def same_content(row: dict, values: dict) -> bool:
-    return all(row[f] == values[f] for f in CONTENT)
+    """The same activity sent again: compared on the device's own times (a clamped time moves on retry)."""
+    return (all(row[f] == values[f] for f in CONTENT if f not in ("occurred_at", "ended_at"))
+            and _device_times(row) == _device_times(values))
+
+
+def _device_times(values: dict) -> tuple[datetime | None, datetime | None]:
+    offset = values.get("clock_offset_s")
+    ended = values["ended_at"]
+    return (as_device_clock(values["occurred_at"], offset),
+            None if ended is None else as_device_clock(ended, offset))
 
 
 # -- use cases -----------------------------------------------------------------------
@@ -182,6 +226,7 @@ async def create_activity(scope: Scope, data: ActivityIn) -> tuple[dict, bool]:
                 return existing, False
             raise Conflict(f"id {data.id} is already taken", code="id_taken", field="id")
     await check_links(scope, values)
+    await verify_visits(scope.org_id, [values])
     values.update(rep_id=scope.principal.user_id, received_at=now)
     return await insert_record(Activity, scope.org_id, values, record_id=data.id), True
 
@@ -211,8 +256,13 @@ async def update_activity(scope: Scope, activity_id: uuid.UUID, patch: ActivityP
             raise Invalid(f"{name} is fixed once an activity is recorded", field=name,
                           code="immutable_field")
     if "ended_at" in fields:
-        fields["ended_at"] = utc(fields["ended_at"])
-        _check_end(row["occurred_at"], fields["ended_at"])
+        ended_at = utc(fields["ended_at"])
+        if ended_at is not None and row.get("clock_offset_s") is not None:
+            ended_at -= timedelta(seconds=row["clock_offset_s"])  # the same wrong clock as the check-in
+        _check_end(row["occurred_at"], ended_at)
+        fields["ended_at"] = ended_at
+        if "duration_s" not in fields and row["type"] == "visit":
+            fields["duration_s"] = _dwell_s(row["type"], row["occurred_at"], ended_at)
     if "outcome" in fields:
         _check_outcome(row["type"], fields["outcome"])
     return await update_record(Activity, row, fields, expected_version)

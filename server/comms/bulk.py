@@ -3,8 +3,10 @@
 Each activity gets exactly the checks and answers of
 :func:`server.comms.activities.create_activity` (insert-if-absent, a retry is a
 replay, links must be visible), but the batch costs a handful of statements in
-all: one read of existing ids, one visibility query per kind of link, one block
-of versions and one multi-row insert.
+all: one read of existing ids, one visibility query per kind of link, for
+visits two reads to verify the check-ins (the accounts' positions, and their
+location changes since the earliest visit), one block of versions and one
+multi-row insert.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from server.comms.activities import (
 )
 from server.comms.schemas import ActivityIn
 from server.comms.tables import Activity
+from server.comms.verification import verify_visits
 from server.db.bulk import insert_rows
 from server.db.clock import next_versions
 from server.db.ids import new_id
@@ -52,6 +55,7 @@ async def create_activities(scope: Scope, items: list[ActivityIn]) -> list[Outco
         await lock_id(record_id)
     await _replays(scope, pending, ids, out)
     await _check_links(scope, pending, out)
+    await verify_visits(scope.org_id, list(pending.values()))
     if pending:
         order = sorted(pending)
         rows = [

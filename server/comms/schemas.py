@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from server.common.schemas import Lat, Lng, Page
+from server.common.schemas import Page
 
 ActivityType = Literal["visit", "call", "text", "email", "meeting", "note", "task"]
 Direction = Literal["in", "out"]
@@ -29,6 +29,10 @@ Counterpart = Annotated[str, msgspec.Meta(max_length=254)]
 #: A week bounds any single interaction and keeps the value inside a 32-bit column.
 DurationS = Annotated[int, msgspec.Meta(ge=0, le=7 * 24 * 3600)]
 AccuracyM = Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
+#: The range (lat -90..90, lng -180..180, finite) is checked by the service, which answers
+#: 422 ``invalid_location`` (a sync push: that mutation ``rejected``) rather than a bare decode error.
+CheckInLat = Annotated[float, msgspec.Meta(description="WGS84 latitude, -90..90")]
+CheckInLng = Annotated[float, msgspec.Meta(description="WGS84 longitude, -180..180")]
 
 #: Columns an amendment (PATCH) may change.
 AMENDABLE = ("subject", "body", "outcome", "ended_at", "duration_s")
@@ -44,8 +48,9 @@ class ActivityIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     occurred_at: DeviceTime
     ended_at: DeviceTime | None = None
     duration_s: DurationS | None = None
-    lat: Lat | None = None
-    lng: Lng | None = None
+    #: Visits: where the phone checked in, compared with the account's location (``verification``).
+    lat: CheckInLat | None = None
+    lng: CheckInLng | None = None
     accuracy_m: AccuracyM | None = None
     mock_location: bool = False
     account_id: uuid.UUID | None = None
@@ -92,6 +97,7 @@ class ActivityPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     received_at: Any | UnsetType = UNSET
     verification: Any | UnsetType = UNSET
     distance_m: Any | UnsetType = UNSET
+    clock_offset_s: Any | UnsetType = UNSET
 
 
 class ActivityOut(msgspec.Struct):

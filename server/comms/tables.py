@@ -47,9 +47,12 @@ class Activity(SyncedRow, Table, tablename="activities"):
     status = Varchar(length=12, null=True, default=None)
     status_detail = Varchar(length=300, null=True, default=None)
     provider_ref = Varchar(length=120, null=True, default=None)
-    #: Visits and calls: verified, out_of_range or unverifiable (server-owned).
+    #: Visits and calls: verified, out_of_range or unverifiable (server-owned; server.comms.checkins).
     verification = Varchar(length=14, null=True, default=None)
+    #: Visits: metres from the check-in to the account's location at the time.
     distance_m = DoublePrecision(null=True, default=None)
+    #: Seconds the device clock was ahead when occurred_at had to be clamped to received_at (else null).
+    clock_offset_s = DoublePrecision(null=True, default=None)
 
 
 class MessageTemplate(SyncedRow, Table, tablename="message_templates"):

@@ -1,5 +1,6 @@
 """Every table of the application, in dependency order (parents first)."""
 
+from server.accounts.location_history import AccountLocationChange
 from server.accounts.tables import Account, Contact
 from server.audit.tables import AuditEvent
 from server.auth.tables import AuthSession, Device, RefreshToken
@@ -57,4 +58,5 @@ ALL_TABLES = (
     SyncMutation,
     SyncMove,
     SyncScope,
+    AccountLocationChange,
 )

@@ -57,7 +57,7 @@ from server.work.schemas import AppointmentIn, AppointmentPatch, TaskIn, TaskPat
 from server.work.tables import Appointment, Task
 
 #: The schema version this server speaks, and the oldest it still accepts.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MIN_SCHEMA_VERSION = 1
 
 Policy = Literal["last_writer_wins", "server_wins", "reject"]
@@ -263,6 +263,7 @@ TABLES: tuple[SyncedTable, ...] = (
         "last_writer_wins",
         people=("rep_id",),
         account_column="account_id",
+        column_since={"clock_offset_s": 4},  # the device clock's offset when it ran ahead (version 4)
         writes=Writes(
             ActivityPatch,
             activity_service.update_activity,

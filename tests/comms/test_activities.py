@@ -57,7 +57,7 @@ async def test_taken_id_is_a_conflict_whoever_holds_it(db):
 
 
 @pytest.mark.parametrize("fields,field,code", [
-    ({"occurred_at": utcnow() + timedelta(minutes=30)}, "occurred_at", "occurred_in_future"),
+    ({"occurred_at": utcnow() + timedelta(hours=30)}, "occurred_at", "occurred_at_in_future"),
     ({"occurred_at": utcnow() - timedelta(days=400)}, "occurred_at", "occurred_too_long_ago"),
     ({"outcome": "met"}, "outcome", "invalid_outcome"),
     ({"lat": 41.9}, "lng", "incomplete_location"),
