@@ -25,6 +25,7 @@ from server.routes import (
     opportunities,
     sync,
     sync_events,
+    templates,
     territories,
     territory_maps,
     timeline,
@@ -68,6 +69,7 @@ ROUTES = [
     territories.TerritoryPlanController,
     territory_maps.TerritoryMapController,
     sync_events.sync_events,
+    templates.TemplateController,
 ]
 
 
