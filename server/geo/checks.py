@@ -12,9 +12,8 @@ from server.access.scope import Scope
 from server.common.errors import Forbidden
 from server.db.engine import read_values
 from server.db.ids import as_uuid
-from server.geo.cells import resolution_of
+from server.geo.cells import cell_to_parent, resolution_of
 from server.geo.coverage import holes, overlap, size_at
-from server.geo.placement import CellIndex
 from server.geo.schemas import Checks, Hole, Outside, Overlap
 from server.geo.tables import Territory
 
@@ -60,8 +59,8 @@ async def run_checks(scope: Scope, layer: str | None = None) -> Checks:
         found_overlaps += layer_overlaps(name, territories)
         union = {c for t in territories for c in t["cells"]}
         for outline, inside in holes(union):
-            hole = CellIndex([(uuid.UUID(int=0), inside)])
+            hole, res = set(inside), resolution_of(inside[0])  # a hole's cells share one resolution
             found_holes.append(Hole(name, outline, len(inside),
-                                    sum(1 for c in account_cells if hole.covering(c))))
+                                    sum(1 for c in account_cells if cell_to_parent(c, res) in hole)))
     outside = [as_uuid(r[0]) for r in await read_values(QueryString(OUTSIDE_SQL, scope.org_id))]
     return Checks(found_overlaps, found_holes, Outside(len(outside), outside[:SAMPLE]))

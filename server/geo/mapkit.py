@@ -55,7 +55,7 @@ from server.db.ids import as_uuid, new_id
 from server.db.tx import unit_of_work
 from server.geo.cells import POINT_RESOLUTION
 from server.geo.outlines import cells_to_geojson
-from server.geo.tables import TerritoryFigures
+from server.geo.tables import TerritoryFigures, stored_cells
 
 #: Built geometry parts kept per process (a 5,000-cell territory: ~20 KB each).
 GEOMETRY_CACHE_SIZE = 256
@@ -129,11 +129,6 @@ class Missing(NamedTuple):
 _encode = msgspec.json.encode
 
 
-def _json(value: Any) -> Any:
-    """A JSON column as the driver hands it back: stored text, or already decoded."""
-    return msgspec.json.decode(value) if isinstance(value, (str, bytes)) else value
-
-
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else value if isinstance(value, str) else _encode(value).decode()
 
@@ -178,7 +173,7 @@ def geometry_etag(territory_id: Any, geometry_version: int, name: str, layer: st
 def build_geometry(territory_id: Any, geometry_version: int, name: str, layer: str, resolution: int,
                    cells: Any) -> bytes:
     """The geometry part's JSON (pure apart from the cache)."""
-    cells = list(_json(cells) or [])
+    cells = stored_cells(cells)
     return _encode(TerritoryMapOut(
         id=as_uuid(territory_id), name=name, layer=layer, geometry_version=geometry_version,
         resolution=resolution, cells=cells,

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import h3
-import msgspec
 
 from server.common.time import as_datetime, utcnow
 from server.db import direct
@@ -33,6 +32,7 @@ from server.geo.cells import (
     is_valid_cell,
     resolution_of,
 )
+from server.geo.tables import stored_cells
 from server.sync.changes import bump_versions, carry_account_rows, log_moves, poke
 
 LIVE_TERRITORIES_SQL = ("SELECT CAST(id AS TEXT), cells, layer, effective_from FROM territories WHERE org_id = ? "
@@ -87,14 +87,10 @@ class CellIndex:
         return tuple(sorted(found))
 
 
-def _decode(cells: Any) -> list[str]:
-    return list((msgspec.json.decode(cells) if isinstance(cells, (str, bytes)) else cells) or ())
-
-
 async def live_territories(org_id: uuid.UUID) -> list[tuple[str, list[str], str]]:
     """(id, cells, layer) of the territories in force now (an effective date still ahead is not)."""
     now = utcnow()
-    return [(tid, _decode(cells), layer) for tid, cells, layer, start in
+    return [(tid, stored_cells(cells), layer) for tid, cells, layer, start in
             await direct.fetch(LIVE_TERRITORIES_SQL, [org_id]) if as_datetime(start) <= now]
 
 

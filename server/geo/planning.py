@@ -37,10 +37,10 @@ from server.geo.schemas import TerritoryIn, TerritoryPatch
 from server.geo.svg import render_svg
 from server.geo.tables import Territory, TerritoryAccount, TerritoryPlan
 from server.geo.territories import (
-    _manager_regions,
     area_cells,
     create_territory,
     delete_territory,
+    manager_regions,
     update_territory,
 )
 from server.pipeline.schemas import Stage
@@ -119,7 +119,7 @@ async def _check_planner(scope: Scope, region_id: uuid.UUID | None) -> None:
         return
     if not scope.principal.is_manager:
         raise Forbidden("only managers and admins plan territories")
-    if region_id is None or region_id not in await _manager_regions(scope):
+    if region_id is None or region_id not in await manager_regions(scope):
         raise Forbidden("managers plan and apply territories of a region their teams cover; give its region_id",
                         code="not_your_region")
 
@@ -226,7 +226,7 @@ async def apply_plan(scope: Scope, plan_id: uuid.UUID) -> ApplyResult:
                                          overlap_check=False, place=False)
             created.append(new["id"])
     for label, r in existing.items():
-        if label in matched or not CellIndex([(r["id"], r["cells"])]).by_cell:
+        if label in matched:
             continue
         rest = difference(r["cells"], region)
         if rest == sorted(r["cells"]):

@@ -1,3 +1,6 @@
+from typing import Any
+
+import msgspec
 from piccolo.columns import (
     JSON,
     UUID,
@@ -12,6 +15,11 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from server.db.columns import REGION, TERRITORY, USER, OrgRow, SyncedRow
+
+
+def stored_cells(value: Any) -> list[str]:
+    """``Territory.cells`` as a driver hands it back (JSON text on SQLite, decoded or text elsewhere)."""
+    return list((msgspec.json.decode(value) if isinstance(value, (str, bytes)) else value) or ())
 
 
 class Territory(SyncedRow, Table, tablename="territories"):

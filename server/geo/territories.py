@@ -37,7 +37,7 @@ from server.geo.outlines import geojson_to_cells
 from server.geo.ownership import reassign_territory
 from server.geo.placement import place_accounts
 from server.geo.schemas import Area, TerritoryIn, TerritoryOut, TerritoryPatch
-from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner
+from server.geo.tables import Territory, TerritoryAccount, TerritoryOwner, stored_cells
 from server.geo.zips import zips_to_cells
 from server.orgs.tables import Region, Team
 from server.sync.changes import territory_reassigned
@@ -84,7 +84,7 @@ async def area_cells(org_id: uuid.UUID, area: Area | dict[str, Any]) -> list[str
     return compact(cells)
 
 
-async def _manager_regions(scope: Scope) -> set[uuid.UUID]:
+async def manager_regions(scope: Scope) -> set[uuid.UUID]:
     rows = await Team.select(Team.region_id).where(
         (Team.org_id == scope.org_id) & (Team.manager_id == scope.principal.user_id) & Team.deleted_at.is_null()
     )
@@ -97,7 +97,7 @@ async def check_may_edit(scope: Scope, region_id: uuid.UUID | None, owners: set[
         return
     if not scope.principal.is_manager:
         raise Forbidden("only managers and admins edit territories")
-    if region_id is not None and region_id not in await _manager_regions(scope):
+    if region_id is not None and region_id not in await manager_regions(scope):
         raise Forbidden("this territory's region is not one your teams cover", code="not_your_region")
     if not all(scope.may_assign_to(u) for u in owners):
         raise Forbidden("territory owners must be in your team", code="not_your_team")
@@ -214,7 +214,7 @@ async def update_territory(scope: Scope, territory_id: uuid.UUID, patch: Territo
     if "owner_ids" in fields and new_owners != owners_now:
         await reassign_territory(scope, territory_id, sorted(new_owners))
     if "cells" in changes and place:
-        before, after = msgspec.json.decode(row["cells"]), msgspec.json.decode(changes["cells"])
+        before, after = stored_cells(row["cells"]), stored_cells(changes["cells"])
         await place_accounts(scope.org_id, area=difference(before, after) + difference(after, before))
     if changes or "owner_ids" in fields:
         await audit(scope, "territory.updated", "territories", territory_id,
@@ -234,7 +234,7 @@ async def delete_territory(scope: Scope, territory_id: uuid.UUID, *, place: bool
     fresh = await Territory.select().where(Territory.id == territory_id).first()
     await tombstone(Territory, fresh)
     if place:
-        await place_accounts(scope.org_id, area=msgspec.json.decode(row["cells"]))
+        await place_accounts(scope.org_id, area=stored_cells(row["cells"]))
     await audit(scope, "territory.deleted", "territories", territory_id, {"name": row["name"]})
 
 
@@ -262,10 +262,9 @@ async def describe(org_id: uuid.UUID, rows: list[dict]) -> list[TerritoryOut]:
             counts[r["territory_id"]] = r["n"]
     out = []
     for r in rows:
-        cells = r["cells"]
-        cells = msgspec.json.decode(cells) if isinstance(cells, (str, bytes)) else cells
+        cells = stored_cells(r["cells"])
         out.append(TerritoryOut(id=r["id"], name=r["name"], layer=r["layer"], overlay=r["overlay"],
-                                region_id=r["region_id"], parent_id=r["parent_id"], cells=list(cells or ()),
+                                region_id=r["region_id"], parent_id=r["parent_id"], cells=cells,
                                 resolution=r["resolution"], effective_from=r["effective_from"],
                                 geometry_version=r["geometry_version"], version=r["version"],
                                 owner_ids=owners[r["id"]], accounts=counts[r["id"]]))
