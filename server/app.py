@@ -12,17 +12,22 @@ from litestar.middleware import DefineMiddleware
 
 import server.db  # noqa: F401  (points Piccolo at our configuration)
 from server.auth.service import AuthService
+from server.comms.sender import run_sender
 from server.config import Settings, load_settings
 from server.db.engine import bind, make_engine, start, stop
 from server.routes import (
     accounts,
     activities,
     auth,
+    calls,
     checkins,
     contacts,
+    email_webhooks,
     health,
+    inbox,
     leads,
     opportunities,
+    org,
     sync,
     sync_events,
     templates,
@@ -31,6 +36,7 @@ from server.routes import (
     timeline,
     users,
     watermelon,
+    webhooks,
     work,
 )
 from server.routes.docs import static_assets
@@ -45,7 +51,7 @@ from server.routes.security import (
 )
 from server.sync.broker import channels_plugin
 
-API_VERSION = "1.3.0"
+API_VERSION = "1.4.0"
 
 ROUTES = [
     health.live,
@@ -57,12 +63,14 @@ ROUTES = [
     leads.LeadController,
     opportunities.OpportunityController,
     activities.ActivityController,
+    calls.CallController,
     checkins.CheckInController,
     timeline.TimelineController,
     work.TaskController,
     work.AppointmentController,
     users.UserController,
     users.TeamController,
+    org.OrgController,
     sync.SyncController,
     watermelon.WatermelonController,
     territories.TerritoryController,
@@ -70,6 +78,9 @@ ROUTES = [
     territory_maps.TerritoryMapController,
     sync_events.sync_events,
     templates.TemplateController,
+    webhooks.TwilioWebhookController,
+    email_webhooks.EmailWebhookController,
+    inbox.InboxController,
 ]
 
 
@@ -82,7 +93,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine = bind(make_engine(settings.database_url))
         await start(engine)
         try:
-            yield
+            async with run_sender(settings):
+                yield
         finally:
             await stop(engine)
 

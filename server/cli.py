@@ -269,5 +269,9 @@ from server.geo.map_cli import refresh_map_figures
 
 territories.add_command(refresh_map_figures)
 
+from server.comms.cli import outbox
+
+main.add_command(outbox)
+
 if __name__ == "__main__":
     sys.exit(main())

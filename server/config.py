@@ -34,6 +34,30 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sse_scope_refresh_s: float = 300.0
     #: and the reconnection delay suggested to phones (``retry:``), in milliseconds.
     sse_retry_ms: int = 5000
+    #: Where this server is reachable from outside (``https://api.example.com``): provider callback
+    #: URLs are built on it and webhook signatures are checked against it. Unset: the request's own URL.
+    public_url: str | None = None
+    #: Outgoing email: ``smtp://user:pass@host:587`` (STARTTLS when offered), ``smtps://host:465``
+    #: (TLS from the start). Unset: emails stay queued until it is set.
+    smtp_url: str | None = None
+    #: From address of an org's emails when the org has no ``email_from`` of its own.
+    mail_from: str = "fieldsales@localhost"
+    #: Texts and calls through a Twilio-compatible REST API. Unset SID or token: texts and calls wait.
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    #: Key of the HMAC signature on inbound-email webhooks (Twilio's scheme); unset: the Twilio token.
+    inbound_email_secret: str | None = None
+    #: Run the outbox sender inside the API process (the embedded default); off when
+    #: ``fieldsales outbox run`` runs it on its own.
+    outbox_in_process: bool = True
+    #: Seconds a sender holds the items it took before another sender may take them over.
+    outbox_lease_s: float = 120.0
+    #: Messages a sender has with providers at once, and attempts before a message is failed.
+    outbox_concurrency: int = 8
+    outbox_max_attempts: int = 10
+    #: Provider webhooks accepted per org and kind per minute (429 above).
+    webhook_requests_per_minute: int = 1200
 
     @property
     def is_sqlite(self) -> bool:
@@ -42,6 +66,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"FIELDSALES_{name}", default)
+
+
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
 def _stored_secret(data_dir: Path) -> str:
@@ -75,6 +103,18 @@ def load_settings(**overrides: object) -> Settings:
         ("sse_heartbeat_s", float),
         ("sse_scope_refresh_s", float),
         ("sse_retry_ms", int),
+        ("public_url", str),
+        ("smtp_url", str),
+        ("mail_from", str),
+        ("twilio_base_url", str),
+        ("twilio_account_sid", str),
+        ("twilio_auth_token", str),
+        ("inbound_email_secret", str),
+        ("outbox_in_process", _flag),
+        ("outbox_lease_s", float),
+        ("outbox_concurrency", int),
+        ("outbox_max_attempts", int),
+        ("webhook_requests_per_minute", int),
     ):
         raw = _env(field.upper().removesuffix("_S"))
         if raw is not None:

@@ -9,6 +9,7 @@ sync what it changed (``server.sync.changes``) and must run inside
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import msgspec
@@ -17,7 +18,8 @@ from piccolo.table import Table
 from server.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from server.common.keyset import after, clamp_limit, decode_cursor, encode_cursor
 from server.common.time import utcnow
-from server.db.clock import next_version
+from server.db.clock import next_version, next_versions
+from server.db.direct import execute_many
 from server.db.ids import new_id
 from server.sync import changes as sync
 
@@ -77,6 +79,41 @@ async def update_record(table: type[Table], row: dict, changes: dict[str, Any],
     after = {**row, **changes, **stamp}
     await sync.written(table._meta.tablename, row, after)
     return after
+
+
+async def update_records(table: type[Table], org_id: uuid.UUID,
+                         updates: Sequence[tuple[dict, dict[str, Any]]]) -> list[dict]:
+    """:func:`update_record` for many rows of one org at once: what a batch of results writes.
+
+    One block of versions, one statement per shape of change, one sync poke.
+    The caller has read ``rows`` in this transaction under a lock (SQLite's
+    write lock, ``FOR UPDATE`` on PostgreSQL), so no version check is needed;
+    changes must not touch the columns that decide who holds a row (no move
+    bookkeeping here). Returns the rows as written (no-op changes keep theirs).
+    """
+    out: list[dict] = []
+    real = [(row, {k: v for k, v in changes.items() if row.get(k) != v}) for row, changes in updates]
+    versions = iter(await next_versions(org_id, sum(1 for _, c in real if c)) if any(c for _, c in real) else ())
+    now = utcnow()
+    shapes: dict[tuple[str, ...], list[tuple]] = {}
+    for row, changes in real:
+        if not changes:
+            out.append(row)
+            continue
+        version = next(versions)
+        written = {**changes, "updated_at": now, "version": version,
+                   "field_versions": _field_versions(row, changes, version)}
+        columns = tuple(written)
+        shapes.setdefault(columns, []).append((*written.values(), row["id"]))
+        out.append({**row, **written})
+    name = table._meta.tablename
+    for columns, params in shapes.items():
+        assignments = ", ".join(f'"{c}" = ?' for c in columns)
+        await execute_many(f'UPDATE "{name}" SET {assignments} WHERE id = ?', params)
+    if shapes:
+        changed = [r for r, (_, c) in zip(out, real, strict=True) if c]
+        sync.poke_rows(org_id, await sync.holders_of(name, org_id, changed), max(r["version"] for r in changed))
+    return out
 
 
 def _field_versions(row: dict, changes: dict[str, Any], version: int) -> str:

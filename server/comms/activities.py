@@ -28,6 +28,8 @@ from server.common.records import (
 )
 from server.common.schemas import patch_fields
 from server.common.time import utcnow
+from server.comms import outbox
+from server.comms.amendments import record_amendment
 from server.comms.checkins import CLOCK_CLAMP, as_device_clock, device_time
 from server.comms.schemas import AMENDABLE, ActivityIn, ActivityPatch
 from server.comms.tables import Activity
@@ -208,15 +210,17 @@ def _device_times(values: dict) -> tuple[datetime | None, datetime | None]:
 
 
 # -- use cases -----------------------------------------------------------------------
-async def create_activity(scope: Scope, data: ActivityIn) -> tuple[dict, bool]:
+async def create_activity(scope: Scope, data: ActivityIn,
+                          server_values: dict | None = None) -> tuple[dict, bool]:
     """Insert-if-absent. Returns ``(row, created)``; ``created`` is False for a replay.
 
     The same id from the same rep with the same content is a retry and returns
     the stored row; anything else under a taken id is ``Conflict`` (``id_taken``),
     whoever holds it, so an id never reveals another org's or rep's activity.
+    ``server_values`` sets server-owned columns at insert (a click-to-call's status).
     """
     now = utcnow()
-    values = activity_values(data, now)
+    values = activity_values(data, now) | (server_values or {})
     if data.id is not None:
         await lock_id(data.id)
         existing = await Activity.select().where(Activity.id == data.id).first()
@@ -228,7 +232,9 @@ async def create_activity(scope: Scope, data: ActivityIn) -> tuple[dict, bool]:
     await check_links(scope, values)
     await verify_visits(scope.org_id, [values])
     values.update(rep_id=scope.principal.user_id, received_at=now)
-    return await insert_record(Activity, scope.org_id, values, record_id=data.id), True
+    row = await insert_record(Activity, scope.org_id, values, record_id=data.id)
+    await outbox.enqueue(scope.org_id, [row])
+    return row, True
 
 
 async def get_activity(scope: Scope, activity_id: uuid.UUID) -> dict:
@@ -265,7 +271,17 @@ async def update_activity(scope: Scope, activity_id: uuid.UUID, patch: ActivityP
             fields["duration_s"] = _dwell_s(row["type"], row["occurred_at"], ended_at)
     if "outcome" in fields:
         _check_outcome(row["type"], fields["outcome"])
-    return await update_record(Activity, row, fields, expected_version)
+    if "status" in fields and fields["status"] != row["status"] and not (
+            row["status"] == "draft" and fields["status"] == "queued"):
+        raise Invalid(f"a message's status moves only from draft to queued (it is {row['status']})",
+                      field="status", code="invalid_status_change")
+    after = await update_record(Activity, row, fields, expected_version)
+    if row["status"] == "draft" and after["status"] == "queued":
+        await outbox.enqueue(row["org_id"], [after])
+    if after["version"] != row["version"]:
+        await record_amendment(row["org_id"], row["id"], scope.principal.user_id,
+                               {f: row[f] for f in AMENDABLE}, {f: after[f] for f in (*AMENDABLE, "version")})
+    return after
 
 
 async def delete_activity(scope: Scope, activity_id: uuid.UUID) -> None:

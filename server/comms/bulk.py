@@ -16,6 +16,7 @@ import uuid
 from server.access.scope import Scope
 from server.common.errors import Conflict, DomainError, Invalid
 from server.common.time import utcnow
+from server.comms import outbox
 from server.comms.activities import (
     activity_values,
     link_conditions,
@@ -70,6 +71,7 @@ async def create_activities(scope: Scope, items: list[ActivityIn]) -> list[Outco
             row["version"] = version
         columns = tuple(rows[0])
         await insert_rows("activities", columns, [tuple(r[c] for c in columns) for r in rows])
+        await outbox.enqueue(scope.org_id, rows)
         for i, row in zip(order, rows, strict=True):
             out[i] = (row, True)
         changes.poke_rows(scope.org_id, held, rows[-1]["version"])

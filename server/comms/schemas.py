@@ -34,8 +34,8 @@ AccuracyM = Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
 CheckInLat = Annotated[float, msgspec.Meta(description="WGS84 latitude, -90..90")]
 CheckInLng = Annotated[float, msgspec.Meta(description="WGS84 longitude, -180..180")]
 
-#: Columns an amendment (PATCH) may change.
-AMENDABLE = ("subject", "body", "outcome", "ended_at", "duration_s")
+#: Columns an amendment (PATCH) may change; ``status`` only from ``draft`` to ``queued`` (send a draft).
+AMENDABLE = ("subject", "body", "outcome", "ended_at", "duration_s", "status")
 
 
 class ActivityIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -66,7 +66,8 @@ class ActivityIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class ActivityPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """An amendment: only ``subject``, ``body``, ``outcome``, ``ended_at``, ``duration_s``.
+    """An amendment: only ``subject``, ``body``, ``outcome``, ``ended_at``, ``duration_s``, and
+    ``status`` from ``draft`` to ``queued`` (a message composed earlier is sent now).
 
     The other fields of an activity are accepted by the decoder only so that the
     service can answer ``immutable_field`` naming the field, instead of a bare
@@ -78,6 +79,7 @@ class ActivityPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     outcome: Outcome | None | UnsetType = UNSET
     ended_at: DeviceTime | None | UnsetType = UNSET
     duration_s: DurationS | None | UnsetType = UNSET
+    status: ClientMessageStatus | UnsetType = UNSET
     # Fixed at insert (client-owned) or server-owned: present means 422 immutable_field.
     id: Any | UnsetType = UNSET
     type: Any | UnsetType = UNSET
@@ -92,7 +94,6 @@ class ActivityPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     lead_id: Any | UnsetType = UNSET
     opportunity_id: Any | UnsetType = UNSET
     counterpart: Any | UnsetType = UNSET
-    status: Any | UnsetType = UNSET
     rep_id: Any | UnsetType = UNSET
     received_at: Any | UnsetType = UNSET
     verification: Any | UnsetType = UNSET

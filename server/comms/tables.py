@@ -1,4 +1,7 @@
 from piccolo.columns import (
+    JSON,
+    UUID,
+    BigInt,
     Boolean,
     DoublePrecision,
     ForeignKey,
@@ -10,11 +13,23 @@ from piccolo.columns import (
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from server.db.columns import ACCOUNT, CONTACT, LEAD, OPPORTUNITY, USER, SyncedRow
+from server.db.columns import (
+    ACCOUNT,
+    CONTACT,
+    LEAD,
+    OPPORTUNITY,
+    USER,
+    OrgRow,
+    SyncedRow,
+)
 
 ACTIVITY_TYPES = ("visit", "call", "text", "email", "meeting", "note", "task")
 DIRECTIONS = ("in", "out")
 MESSAGE_STATUSES = ("draft", "queued", "sending", "sent", "delivered", "failed", "received")
+#: What the outbox sends through a provider: emails (SMTP), texts and click-to-call (Twilio-compatible).
+CHANNELS = ("email", "text", "call")
+OUTBOX_STATES = ("pending", "done", "failed")
+INBOX_STATES = ("open", "assigned", "dismissed")
 VERIFICATIONS = ("verified", "out_of_range", "unverifiable")
 
 
@@ -64,3 +79,63 @@ class MessageTemplate(SyncedRow, Table, tablename="message_templates"):
     body = Text()
     active = Boolean(default=True)
     created_by_id = ForeignKey(USER, null=True)
+
+
+class OutboxItem(OrgRow, Table, tablename="comms_outbox"):
+    """A message or call the server owes a provider; its id is the activity's.
+
+    Written in the transaction that stores the activity, sent after commit by
+    ``server.comms.sender``. ``message_key`` (the email's Message-ID, the
+    provider's idempotency token) is the same on every attempt, so a message
+    sent twice after a crash can be recognised.
+    """
+
+    channel = Varchar(length=10)
+    state = Varchar(length=10, default="pending")
+    attempts = Integer(default=0)
+    due_at = Timestamptz(default=TimestamptzNow())
+    #: A sender holds the item until then; after it, another sender may take it over.
+    lease_until = Timestamptz(null=True, default=None)
+    claimed_by = Varchar(length=64, null=True, default=None)
+    message_key = Varchar(length=200)
+    last_error = Varchar(length=300, null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class WebhookReceipt(OrgRow, Table, tablename="webhook_receipts"):
+    """One provider event taken in: (provider, ref, event) is unique per org, so a replay stores nothing."""
+
+    provider = Varchar(length=20)
+    ref = Varchar(length=200)
+    event = Varchar(length=40)
+    received_at = Timestamptz(default=TimestamptzNow())
+
+
+class InboxItem(OrgRow, Table, tablename="comms_inbox"):
+    """An inbound text, call or email that matched no contact: the org's admins sort it out."""
+
+    channel = Varchar(length=10)
+    sender = Varchar(length=254)
+    recipient = Varchar(length=254, null=True, default=None)
+    subject = Varchar(length=300, null=True, default=None)
+    body = Text(null=True, default=None)
+    occurred_at = Timestamptz(default=TimestamptzNow())
+    received_at = Timestamptz(default=TimestamptzNow())
+    provider_ref = Varchar(length=200, null=True, default=None)
+    state = Varchar(length=10, default="open")
+    activity_id = UUID(null=True, default=None)
+    resolved_by_id = ForeignKey(USER, null=True)
+    resolved_at = Timestamptz(null=True, default=None)
+
+
+class ActivityAmendment(OrgRow, Table, tablename="activity_amendments"):
+    """One correction of an activity: who changed which columns from what to what."""
+
+    activity_id = UUID()
+    amended_by_id = ForeignKey(USER)
+    amended_at = Timestamptz(default=TimestamptzNow())
+    #: The activity's version after the amendment.
+    version = BigInt(default=0)
+    #: Column name -> {"from": old, "to": new}.
+    changes = JSON(default="{}")

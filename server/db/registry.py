@@ -4,7 +4,14 @@ from server.accounts.location_history import AccountLocationChange
 from server.accounts.tables import Account, Contact
 from server.audit.tables import AuditEvent
 from server.auth.tables import AuthSession, Device, RefreshToken
-from server.comms.tables import Activity, MessageTemplate
+from server.comms.tables import (
+    Activity,
+    ActivityAmendment,
+    InboxItem,
+    MessageTemplate,
+    OutboxItem,
+    WebhookReceipt,
+)
 from server.geo.tables import (
     Territory,
     TerritoryAccount,
@@ -58,5 +65,9 @@ ALL_TABLES = (
     SyncMutation,
     SyncMove,
     SyncScope,
+    OutboxItem,
+    WebhookReceipt,
+    InboxItem,
+    ActivityAmendment,
     AccountLocationChange,
 )

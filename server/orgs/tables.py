@@ -23,6 +23,11 @@ class Organisation(Table, tablename="organisations"):
     checkin_radius_m = Integer(default=100)
     #: How long tombstones are kept for sync (SYNC.md guarantee 6).
     tombstone_days = Integer(default=90)
+    #: A call counts as verified when the provider reports it connected at least this long.
+    call_verify_min_s = Integer(default=20)
+    #: The org's number for texts and click-to-call (E.164), and the From of its emails.
+    sms_from = Varchar(length=20, null=True, default=None)
+    email_from = Varchar(length=254, null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 

@@ -12,6 +12,8 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from server.access.scope import Scope
 from server.comms import activities as service
+from server.comms import amendments
+from server.comms.amendments import AmendmentOut, amendment_out
 from server.comms.schemas import (
     ActivityIn,
     ActivityOut,
@@ -74,6 +76,12 @@ class ActivityController(Controller):
                            access: NamedDependency[Scope]) -> Response[ActivityOut]:
         row = await service.get_activity(access, activity_id)
         return Response(activity_out(row), headers=etag(row["version"]))
+
+    @get("/{activity_id:uuid}/amendments", operation_id="activities_amendments")
+    async def list_amendments(self, activity_id: FromPath[uuid.UUID],
+                              access: NamedDependency[Scope]) -> list[AmendmentOut]:
+        """The corrections made to an activity, oldest first: who changed which field from what to what."""
+        return [amendment_out(r) for r in await amendments.list_amendments(access, activity_id)]
 
     @patch("/{activity_id:uuid}", operation_id="activities_update")
     async def update_activity(self, activity_id: FromPath[uuid.UUID], data: JSONBody[ActivityPatch],

@@ -17,6 +17,7 @@ PUBLIC_PATHS = [
     "^/api/v1/auth/refresh$",
     "^/health/",
     "^/schema",
+    "^/api/v1/webhooks/",
 ]
 
 

@@ -22,10 +22,19 @@ def api_routes():
             yield method, route.path, path
 
 
-def test_public_routes_are_only_login_refresh_health_and_docs():
+def test_public_routes_are_only_login_refresh_health_docs_and_signed_webhooks():
     public = sorted({raw for _, raw, _ in api_routes() if any(re.match(p, raw) for p in PUBLIC_PATHS)})
-    assert all(p.startswith(("/health/", "/schema", "/api/v1/auth/login", "/api/v1/auth/refresh"))
+    assert all(p.startswith(("/health/", "/schema", "/api/v1/auth/login", "/api/v1/auth/refresh",
+                             "/api/v1/webhooks/"))
                for p in public), public
+
+
+@pytest.mark.parametrize("method,raw,path", [r for r in api_routes() if r[1].startswith("/api/v1/webhooks/")])
+async def test_webhooks_refuse_unsigned_callers(client, method, raw, path):
+    """No bearer token here: a webhook is authenticated by the provider's signature, or refused."""
+    r = await client.request(method, path, data={"MessageSid": "SM1", "From": "+14155550100"})
+    assert r.status_code == 403, (method, raw, r.status_code, r.text)
+    assert r.json()["code"] == "invalid_signature"
 
 
 @pytest.mark.parametrize("method,raw,path", [r for r in api_routes() if r[1].startswith("/api/")])
