@@ -15,6 +15,7 @@ from server.auth.service import AuthService
 from server.comms.sender import run_sender
 from server.config import Settings, load_settings
 from server.db.engine import bind, make_engine, start, stop
+from server.jobs.scheduler import run_scheduler
 from server.routes import (
     accounts,
     activities,
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine = bind(make_engine(settings.database_url))
         await start(engine)
         try:
-            async with run_sender(settings):
+            async with run_sender(settings), run_scheduler(settings):
                 yield
         finally:
             await stop(engine)

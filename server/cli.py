@@ -270,8 +270,11 @@ from server.geo.map_cli import refresh_map_figures
 territories.add_command(refresh_map_figures)
 
 from server.comms.cli import outbox
+from server.jobs.cli import jobs, scheduler
 
 main.add_command(outbox)
+main.add_command(scheduler)
+main.add_command(jobs)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -58,6 +58,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     outbox_max_attempts: int = 10
     #: Provider webhooks accepted per org and kind per minute (429 above).
     webhook_requests_per_minute: int = 1200
+    #: Run the job scheduler inside the API process (the embedded default); off when
+    #: ``fieldsales scheduler`` runs it on its own. Several schedulers may run: each window runs once.
+    scheduler_in_process: bool = True
+    #: Extra modules whose ``@job`` functions join the catalogue (comma-separated; plugins, tests).
+    job_modules: str = ""
+    #: Push notifications through FCM HTTP v1 (Android, and iOS through FCM's APNs bridge).
+    fcm_base_url: str = "https://fcm.googleapis.com"
+    fcm_project_id: str | None = None
+    #: A bearer token for FCM; minting and refreshing it from a service account is the deployment's job.
+    fcm_access_token: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -115,6 +125,11 @@ def load_settings(**overrides: object) -> Settings:
         ("outbox_concurrency", int),
         ("outbox_max_attempts", int),
         ("webhook_requests_per_minute", int),
+        ("scheduler_in_process", _flag),
+        ("job_modules", str),
+        ("fcm_base_url", str),
+        ("fcm_project_id", str),
+        ("fcm_access_token", str),
     ):
         raw = _env(field.upper().removesuffix("_S"))
         if raw is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from piccolo.table import Table
@@ -36,6 +36,7 @@ from server.comms.tables import Activity
 from server.comms.verification import verify_visits
 from server.db.engine import is_sqlite
 from server.geo.cells import valid_latlng
+from server.jobs.scheduler import nudge_after_commit
 from server.pipeline.tables import Lead, Opportunity
 from server.users.service import normalize_email
 
@@ -103,8 +104,8 @@ def utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _check_outcome(kind: str, outcome: str | None) -> None:
@@ -234,6 +235,7 @@ async def create_activity(scope: Scope, data: ActivityIn,
     values.update(rep_id=scope.principal.user_id, received_at=now)
     row = await insert_record(Activity, scope.org_id, values, record_id=data.id)
     await outbox.enqueue(scope.org_id, [row])
+    nudge_after_commit()
     return row, True
 
 

@@ -29,6 +29,7 @@ from server.comms.verification import verify_visits
 from server.db.bulk import insert_rows
 from server.db.clock import next_versions
 from server.db.ids import new_id
+from server.jobs.scheduler import nudge_after_commit
 from server.sync import changes
 
 Outcome = tuple[dict, bool] | DomainError
@@ -72,6 +73,7 @@ async def create_activities(scope: Scope, items: list[ActivityIn]) -> list[Outco
         columns = tuple(rows[0])
         await insert_rows("activities", columns, [tuple(r[c] for c in columns) for r in rows])
         await outbox.enqueue(scope.org_id, rows)
+        nudge_after_commit()
         for i, row in zip(order, rows, strict=True):
             out[i] = (row, True)
         changes.poke_rows(scope.org_id, held, rows[-1]["version"])

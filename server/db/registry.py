@@ -20,6 +20,7 @@ from server.geo.tables import (
     TerritoryPlan,
 )
 from server.incentives.tables import Contest, ContestParticipant, LeaderboardEntry
+from server.jobs.tables import JobRun
 from server.orgs.tables import (
     ManagerLink,
     Organisation,
@@ -70,4 +71,5 @@ ALL_TABLES = (
     InboxItem,
     ActivityAmendment,
     AccountLocationChange,
+    JobRun,
 )
