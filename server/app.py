@@ -16,6 +16,7 @@ from server.comms.sender import run_sender
 from server.config import Settings, load_settings
 from server.db.engine import bind, make_engine, start, stop
 from server.jobs.scheduler import run_scheduler
+from server.notify.sender import run_push_sender
 from server.routes import (
     accounts,
     activities,
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine = bind(make_engine(settings.database_url))
         await start(engine)
         try:
-            async with run_sender(settings), run_scheduler(settings):
+            async with run_sender(settings), run_push_sender(settings), run_scheduler(settings):
                 yield
         finally:
             await stop(engine)

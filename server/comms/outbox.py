@@ -20,13 +20,13 @@ the duplicate can be recognised.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import NamedTuple
 
+from server.common.background import Wakeups
 from server.common.records import update_record, update_records
 from server.common.time import utcnow
 from server.comms.delivery import advances
@@ -45,7 +45,8 @@ BACKOFF_CAP_S = 3600.0
 #: Message-ID domain when the org has no From address of its own.
 DEFAULT_DOMAIN = "fieldsales.localhost"
 
-_wakers: set[asyncio.Event] = set()
+#: This process's senders, woken when a commit queues something.
+WAKEUPS = Wakeups()
 
 
 class Claimed(NamedTuple):
@@ -93,22 +94,8 @@ async def enqueue(org_id: uuid.UUID, rows: Sequence[dict], channel: str | None =
                message_key(channel or r["type"], r["id"], from_address), now) for r in chosen]
     await insert_rows("comms_outbox", ("id", "org_id", "channel", "state", "attempts", "due_at",
                                        "message_key", "created_at"), values)
-    current_unit().after_commit(wake)
+    current_unit().after_commit(WAKEUPS.wake)
     return len(values)
-
-
-def wake() -> None:
-    """Tell this process's senders there is something to send (other processes poll)."""
-    for event in list(_wakers):
-        event.set()
-
-
-def register_waker(event: asyncio.Event) -> None:
-    _wakers.add(event)
-
-
-def unregister_waker(event: asyncio.Event) -> None:
-    _wakers.discard(event)
 
 
 # -- the sender's side ---------------------------------------------------------------------

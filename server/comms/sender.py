@@ -20,6 +20,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from server.common.background import in_background, run_rounds
 from server.comms import outbox
 from server.comms.providers import Outgoing, Provider, ProviderError
 from server.config import Settings
@@ -120,25 +121,9 @@ class Sender:
         """Rounds until ``stop`` is set; sleeps when there is nothing due, wakes on local commits."""
         if not self.factories:
             log.info("outbox: no provider configured (FIELDSALES_SMTP_URL, FIELDSALES_TWILIO_*); messages wait")
-        outbox.register_waker(self.wakeup)
         async with AsyncExitStack() as stack:
             lanes = await self._lanes(stack)
-            try:
-                while not stop.is_set():
-                    self.wakeup.clear()  # before claiming: a commit during the round wakes the next wait
-                    try:
-                        handled = await self.run_once(lanes)
-                    except Exception:
-                        log.exception("outbox round failed; trying again shortly")
-                        handled = 0
-                    if handled:
-                        continue
-                    waits = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(stop.wait())]
-                    await asyncio.wait(waits, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
-                    for w in waits:
-                        w.cancel()
-            finally:
-                outbox.unregister_waker(self.wakeup)
+            await run_rounds(lambda: self.run_once(lanes), outbox.WAKEUPS, stop, self.poll_s, "outbox")
 
 
 @asynccontextmanager
@@ -147,13 +132,5 @@ async def run_sender(settings: Settings) -> AsyncIterator[None]:
     if not settings.outbox_in_process:
         yield
         return
-    stop = asyncio.Event()
-    task = asyncio.create_task(Sender(settings).run(stop), name="outbox-sender")
-    try:
+    async with in_background(Sender(settings).run, "outbox-sender"):
         yield
-    finally:
-        stop.set()
-        try:
-            await asyncio.wait_for(task, timeout=10)
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()

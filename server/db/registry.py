@@ -21,6 +21,7 @@ from server.geo.tables import (
 )
 from server.incentives.tables import Contest, ContestParticipant, LeaderboardEntry
 from server.jobs.tables import JobRun
+from server.notify.tables import PushItem
 from server.orgs.tables import (
     ManagerLink,
     Organisation,
@@ -72,4 +73,5 @@ ALL_TABLES = (
     ActivityAmendment,
     AccountLocationChange,
     JobRun,
+    PushItem,
 )

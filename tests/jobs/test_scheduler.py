@@ -159,11 +159,13 @@ async def test_two_scheduler_processes_run_each_window_once(db, tmp_path):
             p.wait(15)
     async with unit_of_work():
         rows = await fetch("SELECT window_start, pid FROM job_probe")
-        runs = await fetch("SELECT count(*), count(DISTINCT claimed_by) FROM job_runs WHERE job = 'probe'")
+        [(claimed, done)] = await fetch(
+            "SELECT count(*), sum(CASE WHEN state = 'done' THEN 1 ELSE 0 END) FROM job_runs WHERE job = 'probe'")
     per_window = Counter(w for w, _ in rows)
     assert len(per_window) >= 4, rows
     assert max(per_window.values()) == 1, "a window ran twice"
-    assert runs[0][0] == len(per_window)
+    # Every run recorded done wrote its row; a window claimed as the processes stopped may not have.
+    assert done <= len(per_window) <= claimed
     assert {pid for _, pid in rows} <= {p.pid for p in procs}
 
 
