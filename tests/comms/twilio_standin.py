@@ -19,11 +19,9 @@ not shadow it, which ruff would report as F811)::
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
-import socket
 import threading
 import time
 import uuid
@@ -34,7 +32,8 @@ from email.utils import format_datetime
 from urllib.parse import parse_qs
 
 import pytest
-import uvicorn
+
+from tests.standin import ThreadedServer
 
 ROUTE = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/(?P<resource>Messages|Calls)\.json$")
 SID_PREFIX = {"Messages": "SM", "Calls": "CA"}
@@ -102,10 +101,13 @@ def _missing_field(resource: str, form: dict[str, list[str]]) -> tuple[int, str]
     return None
 
 
-class TwilioStandin:
+class TwilioStandin(ThreadedServer):
+    name = "Twilio stand-in"
+
     """The stand-in server; ``start()`` before use, ``stop()`` after (the fixture does both)."""
 
     def __init__(self, account_sid: str = "AC" + "0" * 32, auth_token: str = "standin-token") -> None:
+        super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
         #: Seconds every response waits before it is sent (after the request was recorded).
@@ -116,11 +118,6 @@ class TwilioStandin:
         self._duplicates: list[Received] = []
         self._failures: list[_Failure] = []
         self._by_token: dict[str, str] = {}
-        self._closing = False
-        self._socket: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.base_url = ""
 
     # -- what tests read and steer (from the test thread) --------------------------------------
 
@@ -221,43 +218,6 @@ class TwilioStandin:
         out += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": payload})
-
-    async def _wait(self, seconds: float) -> None:
-        """Sleep in short steps, so stopping the server never waits out a slow response."""
-        deadline = time.monotonic() + seconds
-        while not self._closing and time.monotonic() < deadline:
-            await asyncio.sleep(min(0.05, deadline - time.monotonic()))
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> TwilioStandin:
-        self._closing = False
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
-        port = self._socket.getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(self._app, lifespan="off", log_level="warning", access_log=False,
-                                ws="none", loop="asyncio", http="h11", interface="asgi3")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name="twilio-standin", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Twilio stand-in did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._closing = True
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
 
 
 @pytest.fixture(name="twilio_standin")

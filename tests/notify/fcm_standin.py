@@ -22,10 +22,8 @@ Use it from another module by importing the fixture, then asking for
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import socket
 import threading
 import time
 import uuid
@@ -33,7 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-import uvicorn
+
+from tests.standin import ThreadedServer
 
 ROUTE = re.compile(r"^/v1/projects/(?P<project>[^/]+)/messages:send$")
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
@@ -86,10 +85,13 @@ def _invalid(message: object) -> tuple[str, str] | None:
     return None
 
 
-class FcmStandin:
+class FcmStandin(ThreadedServer):
+    name = "FCM stand-in"
+
     """The stand-in server; ``start()`` before use, ``stop()`` after (the fixture does both)."""
 
     def __init__(self, project_id: str = "fieldsales-test", access_token: str = "standin-access-token") -> None:
+        super().__init__()
         self.project_id = project_id
         self.access_token = access_token
         #: Seconds every response waits before it is sent (after the request was recorded).
@@ -99,11 +101,6 @@ class FcmStandin:
         self._failures: list[_Failure] = []
         self._unregistered: set[str] = set()
         self._requests = 0
-        self._closing = False
-        self._socket: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.base_url = ""
 
     # -- what tests read and steer (from the test thread) --------------------------------------
 
@@ -191,42 +188,6 @@ class FcmStandin:
         out += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": payload})
-
-    async def _wait(self, seconds: float) -> None:
-        """Sleep in short steps, so stopping the server never waits out a slow response."""
-        deadline = time.monotonic() + seconds
-        while not self._closing and time.monotonic() < deadline:
-            await asyncio.sleep(min(0.05, deadline - time.monotonic()))
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> FcmStandin:
-        self._closing = False
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
-        self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(self._app, lifespan="off", log_level="warning", access_log=False,
-                                ws="none", loop="asyncio", http="h11", interface="asgi3")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name="fcm-standin", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the FCM stand-in did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._closing = True
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
 
 
 @pytest.fixture(name="fcm_standin")
