@@ -25,6 +25,7 @@ from server.routes import (
     checkins,
     contacts,
     email_webhooks,
+    forecasts,
     health,
     inbox,
     leads,
@@ -83,6 +84,7 @@ ROUTES = [
     webhooks.TwilioWebhookController,
     email_webhooks.EmailWebhookController,
     inbox.InboxController,
+    forecasts.ForecastController,
 ]
 
 
