@@ -29,6 +29,7 @@ from server.routes import (
     health,
     inbox,
     leads,
+    metrics,
     opportunities,
     org,
     sync,
@@ -85,6 +86,7 @@ ROUTES = [
     email_webhooks.EmailWebhookController,
     inbox.InboxController,
     forecasts.ForecastController,
+    metrics.MetricsController,
 ]
 
 

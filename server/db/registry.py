@@ -21,6 +21,7 @@ from server.geo.tables import (
 )
 from server.incentives.tables import Contest, ContestParticipant, LeaderboardEntry
 from server.jobs.tables import JobRun
+from server.metrics.tables import MetricWatermark, RepDayMetrics
 from server.notify.tables import PushItem
 from server.orgs.tables import (
     ManagerLink,
@@ -74,4 +75,6 @@ ALL_TABLES = (
     AccountLocationChange,
     JobRun,
     PushItem,
+    RepDayMetrics,
+    MetricWatermark,
 )
