@@ -206,7 +206,9 @@ async def _recompute(org_id: uuid.UUID, tz, reps: list[str], lo: date, hi: date)
 async def _save_marks(org_id: uuid.UUID, highs: dict[str, int]) -> None:
     await direct.execute_many(
         "INSERT INTO metric_watermarks (org_id, source, last_version) VALUES (?, ?, ?) "
-        "ON CONFLICT (org_id, source) DO UPDATE SET last_version = excluded.last_version",
+        # Never backwards: a run that started earlier (a rebuild beside the job) may finish later.
+        "ON CONFLICT (org_id, source) DO UPDATE SET last_version = CASE WHEN excluded.last_version > "
+        "metric_watermarks.last_version THEN excluded.last_version ELSE metric_watermarks.last_version END",
         [(org_id, source, version) for source, version in highs.items()])
 
 
