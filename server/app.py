@@ -24,6 +24,7 @@ from server.routes import (
     calls,
     checkins,
     contacts,
+    contests,
     email_webhooks,
     forecasts,
     health,
@@ -85,8 +86,9 @@ ROUTES = [
     webhooks.TwilioWebhookController,
     email_webhooks.EmailWebhookController,
     inbox.InboxController,
-    forecasts.ForecastController,
+    contests.ContestController,
     metrics.MetricsController,
+    forecasts.ForecastController,
 ]
 
 

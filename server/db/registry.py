@@ -19,7 +19,15 @@ from server.geo.tables import (
     TerritoryOwner,
     TerritoryPlan,
 )
-from server.incentives.tables import Contest, ContestParticipant, LeaderboardEntry
+from server.incentives.tables import (
+    Contest,
+    ContestAdjustment,
+    ContestParticipant,
+    ContestProgress,
+    ContestResult,
+    ContestTally,
+    LeaderboardEntry,
+)
 from server.jobs.tables import JobRun
 from server.metrics.tables import MetricWatermark, RepDayMetrics
 from server.notify.tables import PushItem
@@ -77,4 +85,8 @@ ALL_TABLES = (
     PushItem,
     RepDayMetrics,
     MetricWatermark,
+    ContestResult,
+    ContestAdjustment,
+    ContestTally,
+    ContestProgress,
 )

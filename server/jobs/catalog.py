@@ -7,7 +7,7 @@ import importlib
 from server.jobs.registry import JOBS, JobSpec
 
 #: Modules whose ``@job`` functions make up the catalogue.
-MODULES = ("server.jobs.core", "server.metrics.jobs", "server.notify.jobs")
+MODULES = ("server.jobs.core", "server.metrics.jobs", "server.incentives.jobs", "server.notify.jobs")
 
 
 def load(extra: str = "") -> dict[str, JobSpec]:

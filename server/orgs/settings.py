@@ -34,6 +34,7 @@ TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 CheckinRadius = Annotated[int, msgspec.Meta(ge=10, le=5000)]
 CallVerifyMin = Annotated[int, msgspec.Meta(ge=0, le=3600)]
 TombstoneDays = Annotated[int, msgspec.Meta(ge=30, le=3650)]
+GraceHours = Annotated[int, msgspec.Meta(ge=0, le=720)]
 SmsFrom = Annotated[str, msgspec.Meta(max_length=40)]
 EmailFrom = Annotated[str, msgspec.Meta(max_length=254)]
 
@@ -65,6 +66,7 @@ class OrgOut(msgspec.Struct):
     checkin_radius_m: int
     tombstone_days: int
     call_verify_min_s: int
+    contest_grace_hours: int
     sms_from: str | None
     email_from: str | None
     updated_at: datetime
@@ -90,6 +92,8 @@ class OrgPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     email_from: EmailFrom | None | UnsetType = UNSET
     #: Days deleted records are remembered for sync, 30..3650.
     tombstone_days: TombstoneDays | UnsetType = UNSET
+    #: Hours after a contest ends during which late-synced activity from its window still counts, 0..720.
+    contest_grace_hours: GraceHours | UnsetType = UNSET
 
 
 def webhook_urls(base_url: str, org_id: uuid.UUID) -> OrgWebhooks:

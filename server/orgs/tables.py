@@ -28,6 +28,8 @@ class Organisation(Table, tablename="organisations"):
     #: The org's number for texts and click-to-call (E.164), and the From of its emails.
     sms_from = Varchar(length=20, null=True, default=None)
     email_from = Varchar(length=254, null=True, default=None)
+    #: Hours after a contest's window during which activity recorded inside it still counts.
+    contest_grace_hours = Integer(default=72)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 

@@ -10,7 +10,7 @@ from tests.builders import auth_headers, make_org, make_user
 URL = "/api/v1/org"
 
 EDITABLE = ("name", "timezone", "checkin_radius_m", "call_verify_min_s", "sms_from", "email_from",
-            "tombstone_days")
+            "tombstone_days", "contest_grace_hours")
 
 
 async def org_with_people():
@@ -62,6 +62,7 @@ async def test_admin_changes_each_field_and_reads_it_back(client):
         "sms_from": "(415) 555-0123",
         "email_from": "Sales@Acme.example",
         "tombstone_days": 180,
+        "contest_grace_hours": 24,
     }
     stored = {**changes, "name": "Acme Field Sales", "sms_from": "+14155550123",
               "email_from": "sales@acme.example"}
@@ -117,6 +118,7 @@ async def test_clearing_the_sending_identities_with_null(client):
     ({"call_verify_min_s": -1}, 422, "validation_error", "call_verify_min_s"),
     ({"call_verify_min_s": 3601}, 422, "validation_error", "call_verify_min_s"),
     ({"tombstone_days": 29}, 422, "validation_error", "tombstone_days"),
+    ({"contest_grace_hours": -1}, 422, "validation_error", "contest_grace_hours"),
     ({"timezone": "Mars/Olympus_Mons"}, 422, "invalid", "timezone"),
     ({"timezone": "../../etc/passwd"}, 422, "invalid", "timezone"),
     ({"sms_from": "not a phone"}, 422, "invalid_phone", "sms_from"),
