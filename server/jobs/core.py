@@ -7,14 +7,15 @@ gathers them all.
 
 from __future__ import annotations
 
+import uuid
+
 from server.db.direct import fetch
 from server.db.tx import unit_of_work
 from server.jobs.registry import Window, job
 
 
-async def org_ids(sql: str = "SELECT CAST(id AS TEXT) FROM organisations ORDER BY id", args=()) -> list:
-    import uuid
-
+async def org_ids(sql: str = "SELECT CAST(id AS TEXT) FROM organisations ORDER BY id", args=()) -> list[uuid.UUID]:
+    """The organisations ``sql`` names (every one by default), each to be handled in its own transactions."""
     async with unit_of_work():
         return [uuid.UUID(r[0]) for r in await fetch(sql, list(args))]
 

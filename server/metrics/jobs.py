@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from server.db import direct
-from server.db.tx import unit_of_work
+from server.jobs.core import org_ids
 from server.jobs.registry import Window, job
 from server.metrics.rollup import RollupResult, roll_up_org
 
@@ -32,19 +31,13 @@ async def rebuild(org_id: uuid.UUID) -> RollupResult:
     return await roll_up_org(org_id, from_scratch=True)
 
 
-async def _org_ids() -> list[uuid.UUID]:
-    async with unit_of_work():
-        rows = await direct.fetch("SELECT CAST(id AS TEXT) FROM organisations ORDER BY id")
-    return [uuid.UUID(r[0]) for r in rows]
-
-
 @job("metrics_rollup", every_s=60,
      description="Roll activities, leads, opportunities and appointments changed since the last run "
                  "into daily metrics per rep (org-local days)")
 async def metrics_rollup(window: Window) -> str:
     orgs = activities = cells = 0
     failed: list[uuid.UUID] = []
-    for org_id in await _org_ids():
+    for org_id in await org_ids():
         try:
             result = await roll_up(org_id)
         except Exception:  # one org's failure must not stop the others; the next window retries it
