@@ -1,7 +1,7 @@
 """A provider stand-in's server: an ASGI app on 127.0.0.1 served by uvicorn in a thread.
 
 Stand-ins (``tests/comms/twilio_standin.py``, ``tests/notify/fcm_standin.py``)
-subclass :class:`ThreadedServer`, implement ``_app`` (a raw ASGI callable), and
+subclass :class:`ThreadedServer`, implement ``_handle`` (the provider's answer to a request), and
 get real HTTP on a free port: ``start()`` returns once the server accepts
 connections, ``stop()`` ends it without waiting out a slow response.
 """
@@ -9,6 +9,7 @@ connections, ``stop()`` ends it without waiting out a slow response.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -27,8 +28,33 @@ class ThreadedServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
-    async def _app(self, scope, receive, send) -> None:
+    #: Every answer is JSON of this type.
+    content_type = b"application/json"
+    #: Seconds every response waits before it is sent (after the request was handled).
+    delay_s = 0.0
+
+    def _handle(self, method: str, path: str, headers: dict[bytes, bytes],
+                body: bytes) -> tuple[int, object, dict[str, str]]:
+        """The provider's answer: (status, JSON document, extra headers). Runs on the server's thread."""
         raise NotImplementedError
+
+    async def _app(self, scope, receive, send) -> None:
+        """A raw ASGI app: read the body, answer with ``_handle``'s verdict after ``delay_s``."""
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            event = await receive()
+            body += event.get("body", b"")
+            if not event.get("more_body"):
+                break
+        status, doc, extra = self._handle(scope["method"], scope["path"], dict(scope["headers"]), body)
+        await self._wait(self.delay_s)
+        payload = json.dumps(doc).encode()
+        out = [(b"content-type", self.content_type), (b"content-length", str(len(payload)).encode())]
+        out += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": payload})
 
     async def _wait(self, seconds: float) -> None:
         """Sleep in short steps, so stopping the server never waits out a slow response."""

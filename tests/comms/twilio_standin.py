@@ -20,7 +20,6 @@ not shadow it, which ruff would report as F811)::
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
 import time
@@ -199,25 +198,6 @@ class TwilioStandin(ThreadedServer):
         else:
             doc |= {"direction": "outbound-api", "parent_call_sid": None}
         return doc
-
-    async def _app(self, scope, receive, send) -> None:
-        """A raw ASGI app: read the body, answer with ``_handle``'s verdict after ``delay_s``."""
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
-        headers = dict(scope["headers"])
-        status, doc, extra = self._handle(scope["method"], scope["path"], headers, body)
-        await self._wait(self.delay_s)
-        payload = json.dumps(doc).encode()
-        out = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-        out += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        await send({"type": "http.response.body", "body": payload})
 
 
 @pytest.fixture(name="twilio_standin")

@@ -87,6 +87,7 @@ def _invalid(message: object) -> tuple[str, str] | None:
 
 class FcmStandin(ThreadedServer):
     name = "FCM stand-in"
+    content_type = b"application/json; charset=UTF-8"
 
     """The stand-in server; ``start()`` before use, ``stop()`` after (the fixture does both)."""
 
@@ -170,24 +171,6 @@ class FcmStandin(ThreadedServer):
             name = f"projects/{self.project_id}/messages/0:{uuid.uuid4().hex}"
             self._messages.append(Received(name, message, authorization))
         return 200, {"name": name}, {}
-
-    async def _app(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
-        status, doc, extra = self._handle(scope["method"], scope["path"], dict(scope["headers"]), body)
-        await self._wait(self.delay_s)
-        payload = json.dumps(doc).encode()
-        out = [(b"content-type", b"application/json; charset=UTF-8"),
-               (b"content-length", str(len(payload)).encode())]
-        out += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        await send({"type": "http.response.body", "body": payload})
 
 
 @pytest.fixture(name="fcm_standin")
