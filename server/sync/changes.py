@@ -79,6 +79,8 @@ async def holders_of(tablename: str, org_id: uuid.UUID, rows: list[dict]) -> lis
         if tablename == "territories":
             owners = await territory_owners(org_id, (r["id"] for r in rows))
             return [frozenset(owners.get(r["id"], ())) for r in rows]
+        if tablename in CONTEST_TABLES:
+            return await contest_holders(org_id, tablename, rows)
         return [None for _ in rows]
     accounts = await account_holders(org_id, (r.get(spec.account_column) for r in rows)) \
         if spec.account_column else {}
@@ -97,6 +99,27 @@ async def holders_of(tablename: str, org_id: uuid.UUID, rows: list[dict]) -> lis
             held |= territories.get(r[spec.territory_column], set())
         out.append(frozenset(held))
     return out
+
+
+#: Contest rows are held by the contest's participants and its author (their managers and the org's
+#: admins see them through them), so a leaderboard change pokes those phones, not the whole org.
+CONTEST_TABLES = {"contests": "id", "leaderboard_entries": "contest_id"}
+
+
+async def contest_holders(org_id: uuid.UUID, tablename: str, rows: list[dict]) -> list[Holders | None]:
+    from server.incentives.tables import Contest, ContestParticipant
+
+    column = CONTEST_TABLES[tablename]
+    ids = sorted({r[column] for r in rows if r.get(column)})
+    held: dict[uuid.UUID, set[uuid.UUID]] = {i: set() for i in ids}
+    if ids:
+        for r in await Contest.select(Contest.id, Contest.created_by_id).where(
+                (Contest.org_id == org_id) & Contest.id.is_in(ids)):
+            held[r["id"]].add(r["created_by_id"])
+        for r in await ContestParticipant.select(ContestParticipant.contest_id, ContestParticipant.user_id).where(
+                (ContestParticipant.org_id == org_id) & ContestParticipant.contest_id.is_in(ids)):
+            held[r["contest_id"]].add(r["user_id"])
+    return [frozenset(held.get(r.get(column), ())) for r in rows]
 
 
 def _encode_holders(holders: Holders | None) -> str:
