@@ -42,6 +42,8 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    # APScheduler logs every firing at INFO; our own job lines (``fieldsales.jobs``) say what ran.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
