@@ -18,6 +18,7 @@ import msgspec
 
 from server.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from server.common.errors import Conflict, Invalid
+from server.demo.contests import add_demo_contest
 from server.demo.generator import generate
 from server.demo.loader import write_demo
 from server.demo.records import DemoConfig, DemoData
@@ -98,6 +99,11 @@ async def load_demo(
             raise Conflict(f"a demo organisation {config.slug!r} already exists",
                            code="demo_exists") from exc
         raise
+    if progress:
+        progress("contest", 0, 1)
+    await add_demo_contest(data.org_id, config.today)
+    if progress:
+        progress("contest", 1, 1)
     return DemoSummary(org_id=data.org_id, slug=config.slug, logins=data.logins, counts=counts)
 
 ROLE_ORDER = {"admin": 0, "manager": 1, "rep": 2}
