@@ -42,6 +42,11 @@ class PreconditionFailed(DomainError):
     code = "version_mismatch"
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"

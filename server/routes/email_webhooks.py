@@ -28,7 +28,7 @@ from litestar import Controller, Request, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 
-from server.common.errors import DomainError, Invalid
+from server.common.errors import Invalid, UnsupportedMediaType
 from server.common.time import utcnow
 from server.comms import inbound, mime
 from server.comms.inbound import Inbound
@@ -37,11 +37,6 @@ from server.routes.webhook_guard import check_webhook
 
 RAW_TYPES = ("message/rfc822",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-class UnsupportedMediaType(DomainError):
-    status = 415
-    code = "unsupported_media_type"
 
 
 class EmailReceived(msgspec.Struct, omit_defaults=True):

@@ -14,9 +14,9 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery
 
+from server.common.errors import UnsupportedMediaType
 from server.comms import inbound
 from server.config import Settings
 from server.db.tx import unit_of_work
@@ -33,7 +33,7 @@ def twiml() -> Response[bytes]:
 async def signed_form(request: Request[Any, Any, Any], org_id: uuid.UUID) -> dict[str, str]:
     """The request's form fields once the provider's signature over them checks out (one value each)."""
     if request.content_type[0] != FORM:
-        raise HTTPException(status_code=415, detail=f"provider webhooks are posted as {FORM}")
+        raise UnsupportedMediaType(f"provider webhooks are posted as {FORM}")
     fields = (await request.form()).dict()
     settings: Settings = request.app.state.settings
     await check_webhook(request, org_id, "twilio", settings.twilio_auth_token, params=fields)
