@@ -157,7 +157,7 @@ async def write_entries(contest: dict, results: list[Standing], participants: li
         await insert_rows("leaderboard_entries", ENTRY_COLUMNS, [
             (new_id(), org_id, v, now, now, None, "{}", contest_id, s.user_id, s.score, s.rank, detail_of(s, final))
             for v, s in zip(versions, fresh, strict=True)])
-        sync.poke(org_id, None, versions[-1])
+        sync.poke(org_id, frozenset(participants) | {contest["created_by_id"]}, versions[-1])
         written += len(fresh)
     if updates:
         after = await update_records(LeaderboardEntry, org_id, updates)
