@@ -60,7 +60,6 @@ class Sender:
         self.batch = batch
         self.poll_s = poll_s
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
-        self.wakeup = asyncio.Event()
 
     async def run_once(self, lanes: list[dict[str, Provider]]) -> int:
         """One claim-send-record round; returns the number of items handled."""

@@ -190,7 +190,6 @@ class PushSender:
         self.concurrency = int(getattr(settings, "outbox_concurrency", 8))
         self.max_attempts = int(getattr(settings, "outbox_max_attempts", 10))
         self.worker = f"push:{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
-        self.wakeup = asyncio.Event()
 
     async def run_once(self) -> int:
         """One claim-send-record round; returns the number of items handled."""
