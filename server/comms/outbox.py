@@ -29,6 +29,7 @@ from typing import NamedTuple
 from server.common.background import Wakeups
 from server.common.records import update_record, update_records
 from server.common.time import utcnow
+from server.comms.callbacks import twilio_url
 from server.comms.delivery import advances
 from server.comms.providers import Outgoing, ProviderError
 from server.comms.tables import Activity
@@ -146,7 +147,7 @@ def callback_url(base: str | None, item: Claimed) -> str | None:
     if not base or item.channel == "email":
         return None
     kind = "call" if item.channel == "call" else "status"
-    return f"{base.rstrip('/')}/api/v1/webhooks/twilio/{item.org_id}/{kind}?activity={item.id}"
+    return f"{twilio_url(base, item.org_id, kind)}?activity={item.id}"
 
 
 Result = str | ProviderError | None  # provider reference, refusal, or None: nothing to send

@@ -17,7 +17,7 @@ from server.common.time import utcnow
 from server.db import direct
 from server.db.engine import is_sqlite
 from server.db.tx import unit_of_work
-from server.metrics.days import day_start, local_day, parse_ts, zone
+from server.metrics.days import day_start, local_day, parse_ts
 from server.metrics.definitions import (
     MAX_RANGE_DAYS,
     MEASURES,
@@ -28,6 +28,7 @@ from server.metrics.definitions import (
     public_measures,
     ratio_value,
 )
+from server.metrics.rollup import org_zone
 from server.metrics.schemas import (
     Measures,
     MetricsBucket,
@@ -157,9 +158,7 @@ async def metrics(scope: Scope, *, rep_id: uuid.UUID | None = None, team_id: uui
         raise Invalid("give at most one of rep_id, team_id, territory_id", code="one_subject")
     org_id = scope.org_id
     async with unit_of_work():
-        row = await _one("SELECT timezone FROM organisations WHERE id = ?", [org_id])
-        tz_name = (row[0] if row else None) or "UTC"
-        tz = zone(tz_name)
+        tz = await org_zone(org_id)
         lo, hi = check_range(period, from_date, to_date, local_day(utcnow(), tz))
         sqlite = is_sqlite()
         notes: list[str] = [TRAVEL_RULE]

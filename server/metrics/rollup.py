@@ -78,7 +78,8 @@ def _day_arg(d: date, sqlite: bool):
     return d.isoformat() if sqlite else d
 
 
-async def _org_zone(org_id: uuid.UUID):
+async def org_zone(org_id: uuid.UUID):
+    """The org's time zone (UTC when unset): its days are the metrics' days."""
     rows = await direct.fetch("SELECT timezone FROM organisations WHERE id = ?", [org_id])
     return zone(rows[0][0] if rows else None)
 
@@ -225,7 +226,7 @@ async def roll_up_org(org_id: uuid.UUID, *, from_scratch: bool = False, max_cell
     """
     result = RollupResult(org_id)
     async with unit_of_work():
-        tz = await _org_zone(org_id)
+        tz = await org_zone(org_id)
         if from_scratch:
             await direct.execute("DELETE FROM rep_day_metrics WHERE org_id = ?", [org_id])
         marks = {} if from_scratch else await _marks(org_id)

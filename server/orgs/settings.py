@@ -25,6 +25,7 @@ from server.common.errors import Forbidden, Invalid, NotFound
 from server.common.phones import normalize_phone
 from server.common.schemas import patch_fields
 from server.common.time import utcnow
+from server.comms.callbacks import email_url, twilio_url
 from server.orgs.service import check_timezone
 from server.orgs.tables import Organisation
 from server.users.service import normalize_email
@@ -97,10 +98,8 @@ class OrgPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def webhook_urls(base_url: str, org_id: uuid.UUID) -> OrgWebhooks:
-    base = base_url.rstrip("/")
-    twilio = f"{base}/api/v1/webhooks/twilio/{org_id}"
-    return OrgWebhooks(sms=f"{twilio}/sms", status=f"{twilio}/status", call=f"{twilio}/call",
-                       email=f"{base}/api/v1/webhooks/email/{org_id}")
+    return OrgWebhooks(sms=twilio_url(base_url, org_id, "sms"), status=twilio_url(base_url, org_id, "status"),
+                       call=twilio_url(base_url, org_id, "call"), email=email_url(base_url, org_id))
 
 
 def org_out(row: dict, base_url: str) -> OrgOut:
